@@ -1,0 +1,82 @@
+//! JSON conventions of the protocol: hex is lowercase with a `0x` prefix, u128 amounts are
+//! decimal strings.
+
+/// Parses `0x`-prefixed hex into exactly `N` bytes.
+pub fn parse_hex_array<const N: usize>(text: &str) -> Result<[u8; N], String> {
+    let bytes = parse_hex(text)?;
+    <[u8; N]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("expected {N} bytes of hex, got {}", bytes.len()))
+}
+
+/// Parses `0x`-prefixed hex of any length.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits = text.strip_prefix("0x").ok_or_else(|| "hex must start with 0x".to_string())?;
+    hex::decode(digits).map_err(|error| format!("bad hex: {error}"))
+}
+
+/// Formats bytes as `0x`-prefixed lowercase hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// Serde adapter for `u128` as a decimal string (JSON numbers lose precision past 2^53).
+pub mod u128_string {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    /// Writes the amount as a decimal string.
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    /// Reads a decimal string (digits only).
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(D::Error::custom(format!("expected a decimal string, got {text:?}")));
+        }
+        text.parse().map_err(|_| D::Error::custom(format!("amount out of range: {text}")))
+    }
+}
+
+/// Serde adapter for byte vectors as `0x` hex.
+pub mod hex_bytes {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    /// Writes the bytes as `0x` hex.
+    pub fn serialize<S: Serializer>(value: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::to_hex(value))
+    }
+
+    /// Reads `0x` hex.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_hex(&text).map_err(D::Error::custom)
+    }
+}
+
+/// Implements serde for a newtype over `[u8; N]` as `0x` hex, plus `FromStr`.
+macro_rules! impl_hex_serde {
+    ($type:ident, $len:expr) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&$crate::json::to_hex(&self.0))
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::str::FromStr for $type {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                $crate::json::parse_hex_array::<$len>(text).map($type)
+            }
+        }
+    };
+}
+pub(crate) use impl_hex_serde;
