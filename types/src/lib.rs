@@ -15,6 +15,7 @@ mod crypto;
 mod genesis;
 mod hash;
 pub mod json;
+pub mod proof;
 mod tx;
 mod vote;
 
@@ -26,6 +27,7 @@ pub use genesis::{
     ChainParams, Genesis, GenesisAccount, GenesisError, GenesisValidator, Validator, ValidatorSet,
 };
 pub use hash::{sha256, Hash};
+pub use proof::{AccountProof, ProofError, ProofLeaf};
 pub use tx::{Action, SignedTransaction, Transaction, TX_SIGNING_DOMAIN};
 pub use vote::{
     CertificateError, CommitCertificate, CommitSignature, Vote, VoteKind, VOTE_SIGNING_DOMAIN,

@@ -101,6 +101,16 @@ impl SignedTransaction {
         decode("signed transaction", bytes)
     }
 
+    /// Length of the canonical encoding, computed without encoding.
+    pub fn encoded_len(&self) -> usize {
+        // chain_id + sender + nonce + fee + action tag + action fields + signature.
+        let action_fields = match self.tx.action {
+            Action::Transfer { .. } => 32 + 16,
+            Action::Withdraw { .. } => 20 + 16,
+        };
+        8 + 32 + 8 + 16 + 1 + action_fields + 64
+    }
+
     /// Checks the sender's signature under the strict rule.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         verify(&self.tx.sender, &self.tx.signing_bytes(), &self.signature)
@@ -128,6 +138,7 @@ mod tests {
         let bytes = signed().to_bytes();
         // chain_id 8 + sender 32 + nonce 8 + fee 16 + tag 1 + to 32 + amount 16 + signature 64.
         assert_eq!(bytes.len(), 177);
+        assert_eq!(signed().encoded_len(), 177);
         assert_eq!(&bytes[..8], &9u64.to_le_bytes());
         assert_eq!(&bytes[40..48], &3u64.to_le_bytes());
         assert_eq!(&bytes[48..64], &10u128.to_le_bytes());

@@ -1,0 +1,434 @@
+//! The executor: validates, builds and commits blocks over the account state.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use jmt::storage::TreeUpdateBatch;
+use jmt::{KeyHash, Version};
+use tandem_types::{
+    decode, encode, state_key, tx_root, Account, AccountProof, Address, Block, BlockHeader,
+    CommitCertificate, Genesis, Hash, Height, SignedTransaction, ValidatorSet,
+};
+
+use crate::error::{BlockError, ExecutorError, StoreError, TxError};
+use crate::ledger::{Overlay, Receipt, Rules, SignatureCheck};
+use crate::store::{BlockWrite, Head, StateRef, Store};
+use crate::tree::LiveTree;
+
+/// Encoded size of a block header plus the body's length prefix.
+const BLOCK_OVERHEAD_BYTES: usize = 8 * 3 + 32 * 4 + 4 + 4;
+
+/// The result of executing a block on the current head, ready to commit.
+#[derive(Debug)]
+pub struct BlockOutcome {
+    /// State root after the block.
+    pub state_root: Hash,
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+    block_hash: Hash,
+    parent_hash: Hash,
+    tx_hashes: Vec<Hash>,
+    changes: HashMap<Hash, Account>,
+    tree: Option<(Version, TreeUpdateBatch)>,
+}
+
+/// A block built by a proposer, with its outcome and the candidates it left out.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    /// The block, its header complete.
+    pub block: Block,
+    /// Its execution outcome, for [`Executor::commit`] once decided.
+    pub outcome: BlockOutcome,
+    /// Candidates that were invalid on this state, with the reason.
+    pub rejected: Vec<(Hash, TxError)>,
+}
+
+/// An account (or its absence) at a height, with the proof against that height's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenAccount {
+    /// The height.
+    pub height: Height,
+    /// The state root after that height.
+    pub state_root: Hash,
+    /// The account, or `None` if it was never touched.
+    pub account: Option<Account>,
+    /// The proof of `account` under `state_root`.
+    pub proof: AccountProof,
+}
+
+/// Transactions executed on an overlay, before the state root is computed.
+struct Executed {
+    changes: HashMap<Hash, Account>,
+    receipts: Vec<Receipt>,
+    tx_hashes: Vec<Hash>,
+}
+
+/// The deterministic state machine of one node.
+pub struct Executor {
+    genesis: Genesis,
+    genesis_hash: Hash,
+    validators: ValidatorSet,
+    store: Store,
+    accounts: HashMap<Hash, Account>,
+    tree: LiveTree,
+    head: Head,
+}
+
+impl Executor {
+    /// Opens the store at `path`, initialising it from `genesis` if it is new. A store created
+    /// with another genesis is refused.
+    pub fn open(path: &Path, genesis: Genesis) -> Result<Executor, ExecutorError> {
+        genesis.validate()?;
+        let validators = genesis.validator_set()?;
+        let genesis_hash = genesis.hash();
+        let store = Store::open(path)?;
+        let (head, tree, accounts) = match store.genesis_hash()? {
+            None => init_genesis(&store, &genesis, genesis_hash)?,
+            Some(stored) if stored != genesis_hash => {
+                return Err(StoreError::GenesisMismatch { stored, configured: genesis_hash }.into())
+            }
+            Some(_) => load_state(&store)?,
+        };
+        Ok(Executor { genesis, genesis_hash, validators, store, accounts, tree, head })
+    }
+
+    /// The last committed height and its state.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// The genesis document.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The genesis hash (block 1's parent).
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
+    }
+
+    /// The validator set.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// The store, for reads of blocks, certificates, receipts and the transaction index.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Number of accounts in the current state.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// An account in the current state.
+    pub fn account(&self, address: &Address) -> Option<Account> {
+        self.accounts.get(&state_key(address)).copied()
+    }
+
+    /// Validates `block` as the next block: header against the head, limits, every
+    /// transaction, and the state root. Changes nothing; commit the outcome once decided.
+    pub fn execute(
+        &self,
+        block: &Block,
+        signatures: SignatureCheck,
+    ) -> Result<BlockOutcome, ExecutorError> {
+        let header = &block.header;
+        self.check_header(header, block)?;
+        let executed = self.run_all(&header.proposer, &block.txs, signatures)?;
+        let computed = tx_root(&executed.tx_hashes);
+        if computed != header.tx_root {
+            return Err(BlockError::TxRootMismatch { header: header.tx_root, computed }.into());
+        }
+        let outcome = self.finish(executed, header.hash())?;
+        if outcome.state_root != header.state_root {
+            return Err(BlockError::StateRootMismatch {
+                header: header.state_root,
+                computed: outcome.state_root,
+            }
+            .into());
+        }
+        Ok(outcome)
+    }
+
+    /// Builds the next block from `candidates` in the order given, skipping invalid ones and
+    /// stopping at the block limits. `timestamp_ms` is raised to the parent's if it is earlier.
+    pub fn build(
+        &self,
+        proposer: Address,
+        timestamp_ms: u64,
+        candidates: impl IntoIterator<Item = SignedTransaction>,
+        signatures: SignatureCheck,
+    ) -> Result<BuiltBlock, ExecutorError> {
+        if self.validators.get(&proposer).is_none() {
+            return Err(BlockError::UnknownProposer(proposer).into());
+        }
+        let (txs, executed, rejected) = self.run_candidates(&proposer, candidates, signatures);
+        let header = BlockHeader {
+            chain_id: self.genesis.chain_id,
+            height: self.head.height + 1,
+            timestamp_ms: timestamp_ms.max(self.head.timestamp_ms),
+            parent_hash: self.head.block_hash,
+            proposer,
+            tx_root: tx_root(&executed.tx_hashes),
+            state_root: Hash::ZERO,
+            tx_count: txs.len() as u32,
+        };
+        let mut outcome = self.finish(executed, Hash::ZERO)?;
+        let block = Block { header: BlockHeader { state_root: outcome.state_root, ..header }, txs };
+        outcome.block_hash = block.hash();
+        Ok(BuiltBlock { block, outcome, rejected })
+    }
+
+    /// Commits a decided block with its certificate and the outcome of executing it: one redb
+    /// write transaction, then the in-memory state. The certificate's signatures are the
+    /// caller's to verify; here it must name this block.
+    pub fn commit(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        outcome: BlockOutcome,
+    ) -> Result<(), ExecutorError> {
+        let block_hash = block.hash();
+        if outcome.block_hash != block_hash || outcome.parent_hash != self.head.block_hash {
+            return Err(BlockError::StaleOutcome.into());
+        }
+        if certificate.block_hash != block_hash || certificate.height != block.header.height {
+            return Err(BlockError::CertificateMismatch {
+                height: certificate.height,
+                block_hash: certificate.block_hash,
+            }
+            .into());
+        }
+        let tree_version = outcome.tree.as_ref().map_or(self.head.state.tree_version, |(v, _)| *v);
+        let head = Head {
+            height: block.header.height,
+            block_hash,
+            timestamp_ms: block.header.timestamp_ms,
+            state: StateRef { state_root: outcome.state_root, tree_version },
+        };
+        self.store.write_block(&BlockWrite {
+            block,
+            certificate,
+            receipts: &outcome.receipts,
+            tx_hashes: &outcome.tx_hashes,
+            head: &head,
+            tree: outcome.tree.as_ref().map(|(_, batch)| batch),
+        })?;
+        if let Some((_, batch)) = &outcome.tree {
+            self.tree.apply(batch);
+        }
+        self.accounts.extend(outcome.changes);
+        self.head = head;
+        Ok(())
+    }
+
+    /// The account of `address` after `height`, with a proof against that height's root.
+    pub fn prove(&self, address: &Address, height: Height) -> Result<ProvenAccount, ExecutorError> {
+        let state = self.store.state_at(height)?.ok_or(StoreError::MissingHeight(height))?;
+        let reader = self.store.tree_reader()?;
+        let (value, proof) = crate::tree::prove(&reader, state_key(address), state.tree_version)?;
+        let account = value.map(|bytes| decode_account(&bytes)).transpose()?;
+        Ok(ProvenAccount { height, state_root: state.state_root, account, proof })
+    }
+
+    /// The account of `address` after `height` (`None` if it did not exist then).
+    pub fn account_at(
+        &self,
+        address: &Address,
+        height: Height,
+    ) -> Result<Option<Account>, ExecutorError> {
+        let state = self.store.state_at(height)?.ok_or(StoreError::MissingHeight(height))?;
+        let key = KeyHash(state_key(address).0);
+        let value = self.store.tree_reader()?.value(&key, state.tree_version)?;
+        Ok(value.map(|bytes| decode_account(&bytes)).transpose()?)
+    }
+
+    fn check_header(&self, header: &BlockHeader, block: &Block) -> Result<(), BlockError> {
+        let chain_id = self.genesis.chain_id;
+        let params = &self.genesis.params;
+        if header.chain_id != chain_id {
+            return Err(BlockError::WrongChain { expected: chain_id, found: header.chain_id });
+        }
+        if header.height != self.head.height + 1 {
+            return Err(BlockError::WrongHeight {
+                expected: self.head.height + 1,
+                found: header.height,
+            });
+        }
+        if header.parent_hash != self.head.block_hash {
+            return Err(BlockError::WrongParent {
+                expected: self.head.block_hash,
+                found: header.parent_hash,
+            });
+        }
+        if header.timestamp_ms < self.head.timestamp_ms {
+            return Err(BlockError::TimestampBeforeParent {
+                parent_ms: self.head.timestamp_ms,
+                found_ms: header.timestamp_ms,
+            });
+        }
+        if self.validators.get(&header.proposer).is_none() {
+            return Err(BlockError::UnknownProposer(header.proposer));
+        }
+        if header.tx_count as usize != block.txs.len() {
+            return Err(BlockError::TxCountMismatch {
+                header: header.tx_count,
+                body: block.txs.len(),
+            });
+        }
+        if block.txs.len() > params.block_txs_max as usize {
+            return Err(BlockError::TooManyTxs {
+                count: block.txs.len(),
+                max: params.block_txs_max,
+            });
+        }
+        let bytes = BLOCK_OVERHEAD_BYTES
+            + block.txs.iter().map(SignedTransaction::encoded_len).sum::<usize>();
+        if bytes > params.block_bytes_max as usize {
+            return Err(BlockError::TooLarge { bytes, max: params.block_bytes_max });
+        }
+        Ok(())
+    }
+
+    fn rules(&self, signatures: SignatureCheck) -> Rules {
+        Rules { chain_id: self.genesis.chain_id, min_fee: self.genesis.params.min_fee, signatures }
+    }
+
+    /// Executes every transaction; the first invalid one invalidates the block.
+    fn run_all(
+        &self,
+        proposer: &Address,
+        txs: &[SignedTransaction],
+        signatures: SignatureCheck,
+    ) -> Result<Executed, BlockError> {
+        let rules = self.rules(signatures);
+        let proposer_key = state_key(proposer);
+        let mut overlay = Overlay::new(&self.accounts);
+        let mut receipts = Vec::with_capacity(txs.len());
+        let mut tx_hashes = Vec::with_capacity(txs.len());
+        for (index, tx) in txs.iter().enumerate() {
+            let hash = tx.hash();
+            let receipt = overlay
+                .apply(&rules, &proposer_key, tx, hash)
+                .map_err(|reason| BlockError::InvalidTx { index, hash, reason })?;
+            receipts.push(receipt);
+            tx_hashes.push(hash);
+        }
+        Ok(Executed { changes: overlay.into_changes(), receipts, tx_hashes })
+    }
+
+    /// Executes candidates in order, keeping the valid ones until a block limit is reached.
+    fn run_candidates(
+        &self,
+        proposer: &Address,
+        candidates: impl IntoIterator<Item = SignedTransaction>,
+        signatures: SignatureCheck,
+    ) -> (Vec<SignedTransaction>, Executed, Vec<(Hash, TxError)>) {
+        let rules = self.rules(signatures);
+        let params = &self.genesis.params;
+        let proposer_key = state_key(proposer);
+        let mut overlay = Overlay::new(&self.accounts);
+        let (mut txs, mut receipts, mut tx_hashes, mut rejected) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut bytes = BLOCK_OVERHEAD_BYTES;
+        for tx in candidates {
+            if txs.len() >= params.block_txs_max as usize {
+                break;
+            }
+            if bytes + tx.encoded_len() > params.block_bytes_max as usize {
+                continue;
+            }
+            let hash = tx.hash();
+            match overlay.apply(&rules, &proposer_key, &tx, hash) {
+                Ok(receipt) => {
+                    bytes += tx.encoded_len();
+                    receipts.push(receipt);
+                    tx_hashes.push(hash);
+                    txs.push(tx);
+                }
+                Err(reason) => rejected.push((hash, reason)),
+            }
+        }
+        (txs, Executed { changes: overlay.into_changes(), receipts, tx_hashes }, rejected)
+    }
+
+    /// Computes the state root of the executed changes on top of the head.
+    fn finish(&self, executed: Executed, block_hash: Hash) -> Result<BlockOutcome, StoreError> {
+        let (state_root, tree) = if executed.changes.is_empty() {
+            (self.head.state.state_root, None)
+        } else {
+            let version = self.head.state.tree_version + 1;
+            let values = tree_values(&executed.changes);
+            let (root, batch) = self.tree.update(values, version)?;
+            (root, Some((version, batch)))
+        };
+        Ok(BlockOutcome {
+            state_root,
+            receipts: executed.receipts,
+            block_hash,
+            parent_hash: self.head.block_hash,
+            tx_hashes: executed.tx_hashes,
+            changes: executed.changes,
+            tree,
+        })
+    }
+}
+
+fn tree_values(accounts: &HashMap<Hash, Account>) -> Vec<(KeyHash, Vec<u8>)> {
+    accounts.iter().map(|(key, account)| (KeyHash(key.0), encode(account))).collect()
+}
+
+fn decode_account(bytes: &[u8]) -> Result<Account, StoreError> {
+    decode("account", bytes).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+type LoadedState = (Head, LiveTree, HashMap<Hash, Account>);
+
+/// Writes the genesis accounts as tree version 0 and height 0.
+fn init_genesis(
+    store: &Store,
+    genesis: &Genesis,
+    genesis_hash: Hash,
+) -> Result<LoadedState, StoreError> {
+    let accounts: HashMap<Hash, Account> = genesis
+        .accounts
+        .iter()
+        .map(|funded| (state_key(&funded.address), Account { balance: funded.balance, nonce: 0 }))
+        .collect();
+    let mut tree = LiveTree::empty();
+    let (state_root, batch) = tree.update(tree_values(&accounts), 0)?;
+    let head = Head {
+        height: 0,
+        block_hash: genesis_hash,
+        timestamp_ms: genesis.genesis_time_ms,
+        state: StateRef { state_root, tree_version: 0 },
+    };
+    store.write_genesis(&genesis_hash, &head, &batch)?;
+    tree.apply(&batch);
+    Ok((head, tree, accounts))
+}
+
+/// Loads the head, the live tree and every account of the latest state.
+fn load_state(store: &Store) -> Result<LoadedState, StoreError> {
+    let head =
+        store.head()?.ok_or_else(|| StoreError::Corrupt("genesis hash without head".into()))?;
+    let reader = store.tree_reader()?;
+    let version = head.state.tree_version;
+    let tree = LiveTree::load(version, |key| reader.node(key))?;
+    if tree.root_hash(version) != Some(head.state.state_root) {
+        return Err(StoreError::Corrupt(format!(
+            "tree root differs from the head at height {}",
+            head.height
+        )));
+    }
+    let mut accounts = HashMap::with_capacity(tree.len());
+    for key_hash in tree.leaf_keys() {
+        let bytes = reader
+            .value(&key_hash, version)?
+            .ok_or_else(|| StoreError::Corrupt("tree leaf without value".into()))?;
+        accounts.insert(Hash(key_hash.0), decode_account(&bytes)?);
+    }
+    Ok((head, tree, accounts))
+}

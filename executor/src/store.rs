@@ -1,0 +1,255 @@
+//! The redb store: one file per node holding blocks, certificates, receipts, the transaction
+//! index, per-height state references and the versioned state tree. Every decided block and all
+//! its effects are written in one write transaction, so a crash leaves either all or none.
+
+use std::path::Path;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Version};
+use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition, WriteTransaction};
+use tandem_types::{decode, encode, Block, CommitCertificate, Hash, Height};
+
+use crate::error::StoreError;
+use crate::ledger::Receipt;
+use crate::tree::{decode_node, node_key_bytes, value_key_bytes};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
+const STATES: TableDefinition<u64, &[u8]> = TableDefinition::new("states");
+const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
+const TREE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_values");
+
+const META_GENESIS_HASH: &str = "genesis_hash";
+const META_HEAD: &str = "head";
+
+/// The state after a height: its root and the tree version that holds it. Empty blocks change
+/// no state, so several heights can share one tree version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StateRef {
+    /// Root of the account tree.
+    pub state_root: Hash,
+    /// Tree version holding that root.
+    pub tree_version: Version,
+}
+
+/// The last committed height and what the next block builds on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Head {
+    /// Last committed height; 0 is genesis.
+    pub height: Height,
+    /// Its block hash (the genesis hash at height 0).
+    pub block_hash: Hash,
+    /// Its timestamp (the genesis time at height 0).
+    pub timestamp_ms: u64,
+    /// The state after it.
+    pub state: StateRef,
+}
+
+/// Everything one decided block writes.
+pub(crate) struct BlockWrite<'a> {
+    pub block: &'a Block,
+    pub certificate: &'a CommitCertificate,
+    pub receipts: &'a [Receipt],
+    pub tx_hashes: &'a [Hash],
+    pub head: &'a Head,
+    pub tree: Option<&'a TreeUpdateBatch>,
+}
+
+/// Handle to the node's database file.
+pub struct Store {
+    db: Database,
+}
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {error}"))
+}
+
+impl Store {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        // Create every table up front so that readers never meet a missing table.
+        tx.open_table(META)?;
+        tx.open_table(BLOCKS)?;
+        tx.open_table(CERTIFICATES)?;
+        tx.open_table(RECEIPTS)?;
+        tx.open_table(TX_INDEX)?;
+        tx.open_table(STATES)?;
+        tx.open_table(TREE_NODES)?;
+        tx.open_table(TREE_VALUES)?;
+        tx.commit()?;
+        Ok(Store { db })
+    }
+
+    /// The genesis hash the store was initialised with, if any.
+    pub fn genesis_hash(&self) -> Result<Option<Hash>, StoreError> {
+        self.meta(META_GENESIS_HASH, "genesis hash")
+    }
+
+    /// The last committed head, if the store was initialised.
+    pub fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.meta(META_HEAD, "head")
+    }
+
+    fn meta<T: BorshDeserialize>(
+        &self,
+        key: &str,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let table = self.db.begin_read()?.open_table(META)?;
+        let Some(bytes) = table.get(key)? else { return Ok(None) };
+        decode(what, bytes.value()).map(Some).map_err(|error| corrupt(what, error))
+    }
+
+    /// Writes the genesis state as height 0.
+    pub(crate) fn write_genesis(
+        &self,
+        genesis_hash: &Hash,
+        head: &Head,
+        tree: &TreeUpdateBatch,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            meta.insert(META_GENESIS_HASH, encode(genesis_hash).as_slice())?;
+            meta.insert(META_HEAD, encode(head).as_slice())?;
+            tx.open_table(STATES)?.insert(0, encode(&head.state).as_slice())?;
+        }
+        write_tree(&tx, tree)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes a decided block and all its effects atomically.
+    pub(crate) fn write_block(&self, write: &BlockWrite<'_>) -> Result<(), StoreError> {
+        let height = write.block.header.height;
+        let tx = self.db.begin_write()?;
+        {
+            tx.open_table(BLOCKS)?.insert(height, write.block.to_bytes().as_slice())?;
+            tx.open_table(CERTIFICATES)?.insert(height, write.certificate.to_bytes().as_slice())?;
+            tx.open_table(RECEIPTS)?.insert(height, encode(&write.receipts).as_slice())?;
+            tx.open_table(STATES)?.insert(height, encode(&write.head.state).as_slice())?;
+            let mut index = tx.open_table(TX_INDEX)?;
+            for (position, hash) in write.tx_hashes.iter().enumerate() {
+                index.insert(hash.0.as_slice(), (height, position as u32))?;
+            }
+            tx.open_table(META)?.insert(META_HEAD, encode(write.head).as_slice())?;
+        }
+        if let Some(tree) = write.tree {
+            write_tree(&tx, tree)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        self.by_height(BLOCKS, height, "block")
+    }
+
+    /// The commit certificate of `height`.
+    pub fn certificate(&self, height: Height) -> Result<Option<CommitCertificate>, StoreError> {
+        self.by_height(CERTIFICATES, height, "certificate")
+    }
+
+    /// The receipts of `height`, in block order.
+    pub fn receipts(&self, height: Height) -> Result<Option<Vec<Receipt>>, StoreError> {
+        self.by_height(RECEIPTS, height, "receipts")
+    }
+
+    /// The state after `height`.
+    pub fn state_at(&self, height: Height) -> Result<Option<StateRef>, StoreError> {
+        self.by_height(STATES, height, "state reference")
+    }
+
+    fn by_height<T: BorshDeserialize>(
+        &self,
+        table: TableDefinition<u64, &[u8]>,
+        height: Height,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let table = self.db.begin_read()?.open_table(table)?;
+        let Some(bytes) = table.get(height)? else { return Ok(None) };
+        decode(what, bytes.value()).map(Some).map_err(|error| corrupt(what, error))
+    }
+
+    /// Where a finalized transaction is: (height, index in block).
+    pub fn tx_location(&self, tx_hash: &Hash) -> Result<Option<(Height, u32)>, StoreError> {
+        let table = self.db.begin_read()?.open_table(TX_INDEX)?;
+        Ok(table.get(tx_hash.0.as_slice())?.map(|location| location.value()))
+    }
+
+    /// A consistent read view of the state tree.
+    pub(crate) fn tree_reader(&self) -> Result<StoreTreeReader, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(StoreTreeReader {
+            nodes: tx.open_table(TREE_NODES)?,
+            values: tx.open_table(TREE_VALUES)?,
+        })
+    }
+}
+
+fn write_tree(tx: &WriteTransaction, tree: &TreeUpdateBatch) -> Result<(), StoreError> {
+    let mut nodes = tx.open_table(TREE_NODES)?;
+    for (key, node) in tree.node_batch.nodes() {
+        nodes.insert(node_key_bytes(key).as_slice(), encode(node).as_slice())?;
+    }
+    let mut values = tx.open_table(TREE_VALUES)?;
+    for ((version, key_hash), value) in tree.node_batch.values() {
+        values.insert(value_key_bytes(key_hash, *version).as_slice(), encode(value).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Reads tree nodes and values from one read transaction.
+pub(crate) struct StoreTreeReader {
+    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl StoreTreeReader {
+    pub fn node(&self, key: &NodeKey) -> Result<Option<Node>, StoreError> {
+        match self.nodes.get(node_key_bytes(key).as_slice())? {
+            Some(bytes) => decode_node(bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The value of `key_hash` in the newest version at or below `max_version`.
+    pub fn value(
+        &self,
+        key_hash: &KeyHash,
+        max_version: Version,
+    ) -> Result<Option<OwnedValue>, StoreError> {
+        let low = value_key_bytes(key_hash, 0);
+        let high = value_key_bytes(key_hash, max_version);
+        let mut range = self.values.range(low.as_slice()..=high.as_slice())?;
+        let Some(entry) = range.next_back() else { return Ok(None) };
+        let (_, bytes) = entry?;
+        decode::<Option<OwnedValue>>("tree value", bytes.value())
+            .map_err(|error| corrupt("tree value", error))
+    }
+}
+
+impl TreeReader for StoreTreeReader {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.node(node_key)?)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self.value(&key_hash, max_version)?)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("the store does not serve tree restoration")
+    }
+}
