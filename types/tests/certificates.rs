@@ -228,10 +228,7 @@ fn a_certificate_re_labelled_for_another_block_does_not_verify() {
     assert_eq!(certificate.verify(CHAIN_ID, HEIGHT, &other, &equal_set()), insufficient(0, 4));
     let mut certificate = signed_by(&[key(0), key(1), key(2), key(3)]);
     certificate.height = HEIGHT + 1;
-    assert_eq!(
-        certificate.verify(CHAIN_ID, HEIGHT + 1, &BLOCK, &equal_set()),
-        insufficient(0, 4)
-    );
+    assert_eq!(certificate.verify(CHAIN_ID, HEIGHT + 1, &BLOCK, &equal_set()), insufficient(0, 4));
 }
 
 #[test]

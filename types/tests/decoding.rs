@@ -25,16 +25,20 @@ fn address() -> impl Strategy<Value = Address> {
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         (address(), any::<u128>()).prop_map(|(to, amount)| Action::Transfer { to, amount }),
-        (any::<[u8; 20]>(), any::<u128>()).prop_map(|(l1, amount)| Action::Withdraw {
-            l1_recipient: L1Address(l1),
-            amount
-        }),
+        (any::<[u8; 20]>(), any::<u128>())
+            .prop_map(|(l1, amount)| Action::Withdraw { l1_recipient: L1Address(l1), amount }),
     ]
 }
 
 fn transaction() -> impl Strategy<Value = Transaction> {
     (any::<u64>(), address(), any::<u64>(), any::<u128>(), action()).prop_map(
-        |(chain_id, sender, nonce, fee, action)| Transaction { chain_id, sender, nonce, fee, action },
+        |(chain_id, sender, nonce, fee, action)| Transaction {
+            chain_id,
+            sender,
+            nonce,
+            fee,
+            action,
+        },
     )
 }
 
@@ -53,11 +57,7 @@ fn validly_signed_transaction() -> impl Strategy<Value = SignedTransaction> {
 }
 
 fn header() -> impl Strategy<Value = BlockHeader> {
-    (
-        (any::<u64>(), any::<u64>(), any::<u64>()),
-        (hash(), address(), hash(), hash()),
-        any::<u32>(),
-    )
+    ((any::<u64>(), any::<u64>(), any::<u64>()), (hash(), address(), hash(), hash()), any::<u32>())
         .prop_map(
             |(
                 (chain_id, height, timestamp_ms),

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use tandem_types::{
-    encode, sha256, Address, ChainParams, Genesis, GenesisAccount, GenesisError,
-    GenesisValidator, L1Address, SecretKey, SignatureError,
+    encode, sha256, Address, ChainParams, Genesis, GenesisAccount, GenesisError, GenesisValidator,
+    L1Address, SecretKey, SignatureError,
 };
 
 fn validator(index: u8, power: u64) -> GenesisValidator {
@@ -125,10 +125,7 @@ fn zero_power() {
 #[test]
 fn duplicate_validator() {
     let genesis = with(|g| g.validators.push(validator(1, 7)));
-    assert_eq!(
-        genesis.validate(),
-        Err(GenesisError::DuplicateValidator(validator(1, 7).address))
-    );
+    assert_eq!(genesis.validate(), Err(GenesisError::DuplicateValidator(validator(1, 7).address)));
 }
 
 fn bad_key(bytes: [u8; 32], error: SignatureError) {

@@ -148,3 +148,36 @@ fn subtree_root(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
         }
     }
 }
+
+/// The transactions of scripted block `height`: a pure function of the height and the state,
+/// so that separate runs (and separate processes) build identical chains.
+pub fn scripted_txs(executor: &Executor, chain: &TestChain, height: u64, count: usize) -> Vec<SignedTransaction> {
+    let n = chain.accounts.len() as u64;
+    let mut pending_nonces: BTreeMap<Address, u64> = BTreeMap::new();
+    (0..count as u64)
+        .map(|i| {
+            let from = &chain.accounts[((height * 7 + i * 3) % n) as usize];
+            let to = chain.accounts[((height * 13 + i * 5 + 1) % n) as usize].address();
+            let nonce = pending_nonces
+                .entry(from.address())
+                .or_insert_with(|| executor.account(&from.address()).map_or(0, |a| a.nonce));
+            let tx = transfer(from, *nonce, to, 1 + (height + i) as u128 % 17, MIN_FEE);
+            *nonce += 1;
+            tx
+        })
+        .collect()
+}
+
+/// Builds and commits scripted block `head + 1` with fixed timestamps and proposer rotation.
+pub fn commit_scripted(executor: &mut Executor, chain: &TestChain, count: usize) -> Block {
+    let height = executor.head().height + 1;
+    let txs = scripted_txs(executor, chain, height, count);
+    let proposer = chain.validators[height as usize % chain.validators.len()].address();
+    let built = executor
+        .build(proposer, chain.genesis.genesis_time_ms + height, txs, tandem_executor::SignatureCheck::AlreadyVerified)
+        .expect("build scripted block");
+    assert!(built.rejected.is_empty(), "scripted transactions are valid: {:?}", built.rejected);
+    let certificate = certificate(&built.block, &chain.validators);
+    executor.commit(&built.block, &certificate, built.outcome).expect("commit scripted block");
+    built.block
+}
