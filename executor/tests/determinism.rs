@@ -11,7 +11,8 @@ const HEIGHTS: u64 = 30;
 
 fn uninterrupted(chain: &TestChain) -> (tempfile::TempDir, Executor, Vec<Hash>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut executor = Executor::open(&dir.path().join("a.redb"), chain.genesis.clone()).expect("open");
+    let mut executor =
+        Executor::open(&dir.path().join("a.redb"), chain.genesis.clone()).expect("open");
     let mut roots = vec![executor.head().state.state_root];
     for height in 1..=HEIGHTS {
         // Every fifth block is empty: those share the previous tree version.
@@ -27,11 +28,13 @@ fn the_same_blocks_give_the_same_roots_on_a_fresh_store() {
     let chain = chain(50, 1_000_000, 4);
     let (_dir, reference, roots) = uninterrupted(&chain);
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut replica = Executor::open(&dir.path().join("b.redb"), chain.genesis.clone()).expect("open");
+    let mut replica =
+        Executor::open(&dir.path().join("b.redb"), chain.genesis.clone()).expect("open");
     assert_eq!(replica.head().state.state_root, roots[0]);
     for height in 1..=HEIGHTS {
         let block = reference.store().block(height).expect("read").expect("block");
-        let certificate = reference.store().certificate(height).expect("read").expect("certificate");
+        let certificate =
+            reference.store().certificate(height).expect("read").expect("certificate");
         let outcome = replica.execute(&block, SignatureCheck::Verify).expect("valid block");
         assert_eq!(outcome.state_root, roots[height as usize], "root at height {height}");
         replica.commit(&block, &certificate, outcome).expect("commit");
@@ -52,7 +55,11 @@ fn stop_reopen_continue_matches_an_uninterrupted_run() {
         assert_eq!(executor.head().state.state_root, roots[height as usize]);
         for account in &chain.accounts {
             let expected = reference.account_at(&account.address(), height).expect("history");
-            assert_eq!(executor.account(&account.address()), expected, "state reloaded at height {height}");
+            assert_eq!(
+                executor.account(&account.address()),
+                expected,
+                "state reloaded at height {height}"
+            );
         }
         while height < stop_at {
             let count = if (height + 1) % 5 == 0 { 0 } else { 40 };
@@ -64,6 +71,9 @@ fn stop_reopen_continue_matches_an_uninterrupted_run() {
     let executor = Executor::open(&path, chain.genesis.clone()).expect("reopen");
     assert_eq!(executor.head(), reference.head());
     for h in 0..=HEIGHTS {
-        assert_eq!(executor.store().block(h).expect("read"), reference.store().block(h).expect("read"));
+        assert_eq!(
+            executor.store().block(h).expect("read"),
+            reference.store().block(h).expect("read")
+        );
     }
 }

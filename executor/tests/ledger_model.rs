@@ -41,21 +41,42 @@ enum FeeSpec {
 }
 
 fn tx_spec() -> impl Strategy<Value = TxSpec> {
-    let amount = prop_oneof![8 => (0u128..700).prop_map(AmountSpec::Small), 1 => Just(AmountSpec::Huge)];
+    let amount =
+        prop_oneof![8 => (0u128..700).prop_map(AmountSpec::Small), 1 => Just(AmountSpec::Huge)];
     let fee = prop_oneof![1 => Just(FeeSpec::BelowMin), 12 => (MIN_FEE..60).prop_map(FeeSpec::Fee), 1 => Just(FeeSpec::Max)];
     let nonce_offset = prop_oneof![10 => Just(0i8), 1 => Just(-1i8), 1 => Just(1i8)];
     let sender = prop_oneof![10 => 0..FUNDED as usize, 1 => FUNDED as usize..FUNDED as usize + 3];
-    (sender, 0..FUNDED as usize + 4, amount, fee, nonce_offset, prop::bool::weighted(0.04), prop::bool::weighted(0.05), prop::bool::weighted(0.15))
-        .prop_map(|(sender, recipient, amount, fee, nonce_offset, wrong_chain, bad_signature, withdraw)| TxSpec {
-            sender,
-            recipient,
-            amount,
-            fee,
-            nonce_offset,
-            wrong_chain,
-            bad_signature,
-            withdraw,
-        })
+    (
+        sender,
+        0..FUNDED as usize + 4,
+        amount,
+        fee,
+        nonce_offset,
+        prop::bool::weighted(0.04),
+        prop::bool::weighted(0.05),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(
+            |(
+                sender,
+                recipient,
+                amount,
+                fee,
+                nonce_offset,
+                wrong_chain,
+                bad_signature,
+                withdraw,
+            )| TxSpec {
+                sender,
+                recipient,
+                amount,
+                fee,
+                nonce_offset,
+                wrong_chain,
+                bad_signature,
+                withdraw,
+            },
+        )
 }
 
 /// Keys that can send: funded accounts, two never-funded ones, and validator 0 (paid fees).
@@ -113,7 +134,12 @@ impl Model {
     }
 }
 
-fn make_tx(spec: &TxSpec, keys: &[SecretKey], recipients: &[Address], model: &Model) -> SignedTransaction {
+fn make_tx(
+    spec: &TxSpec,
+    keys: &[SecretKey],
+    recipients: &[Address],
+    model: &Model,
+) -> SignedTransaction {
     let sender = &keys[spec.sender];
     let account = model.get(&sender.address());
     let nonce = (account.nonce as i64 + spec.nonce_offset as i64).max(0) as u64;
@@ -132,7 +158,8 @@ fn make_tx(spec: &TxSpec, keys: &[SecretKey], recipients: &[Address], model: &Mo
         Action::Transfer { to: recipients[spec.recipient], amount }
     };
     let chain_id = if spec.wrong_chain { CHAIN_ID + 1 } else { CHAIN_ID };
-    let mut signed = Transaction { chain_id, sender: sender.address(), nonce, fee, action }.sign(sender);
+    let mut signed =
+        Transaction { chain_id, sender: sender.address(), nonce, fee, action }.sign(sender);
     if spec.bad_signature {
         signed.signature.0[5] ^= 0x40;
     }
@@ -145,12 +172,21 @@ static TXS_INVALID: AtomicUsize = AtomicUsize::new(0);
 fn run_case(blocks: Vec<Vec<TxSpec>>) -> Result<(), TestCaseError> {
     let chain = chain(FUNDED, 2_000, 2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut executor = Executor::open(&dir.path().join("a.redb"), chain.genesis.clone()).expect("open a");
-    let mut replica = Executor::open(&dir.path().join("b.redb"), chain.genesis.clone()).expect("open b");
+    let mut executor =
+        Executor::open(&dir.path().join("a.redb"), chain.genesis.clone()).expect("open a");
+    let mut replica =
+        Executor::open(&dir.path().join("b.redb"), chain.genesis.clone()).expect("open b");
     let keys = senders(&chain);
     let mut recipients: Vec<Address> = keys.iter().map(SecretKey::address).collect();
     recipients.push(key("recipient-only", 0).address());
-    let mut model = Model { accounts: chain.genesis.accounts.iter().map(|a| (a.address, Account { balance: a.balance, nonce: 0 })).collect() };
+    let mut model = Model {
+        accounts: chain
+            .genesis
+            .accounts
+            .iter()
+            .map(|a| (a.address, Account { balance: a.balance, nonce: 0 }))
+            .collect(),
+    };
     for (height, specs) in blocks.iter().enumerate() {
         let proposer = chain.validators[height % 2].address();
         let mut txs = Vec::new();
@@ -166,10 +202,14 @@ fn run_case(blocks: Vec<Vec<TxSpec>>) -> Result<(), TestCaseError> {
         }
         TXS_TOTAL.fetch_add(txs.len(), Ordering::Relaxed);
         TXS_INVALID.fetch_add(expected_rejected.len(), Ordering::Relaxed);
-        let built = executor.build(proposer, 1_800_000_000_000 + height as u64, txs, SignatureCheck::Verify).expect("build");
+        let built = executor
+            .build(proposer, 1_800_000_000_000 + height as u64, txs, SignatureCheck::Verify)
+            .expect("build");
         prop_assert_eq!(&built.block.txs, &expected_included);
         prop_assert_eq!(&built.rejected, &expected_rejected);
-        let replica_outcome = replica.execute(&built.block, SignatureCheck::Verify).expect("replica accepts the block");
+        let replica_outcome = replica
+            .execute(&built.block, SignatureCheck::Verify)
+            .expect("replica accepts the block");
         prop_assert_eq!(replica_outcome.state_root, built.outcome.state_root);
         let certificate = certificate(&built.block, &chain.validators);
         executor.commit(&built.block, &certificate, built.outcome).expect("commit");
@@ -192,5 +232,8 @@ fn executor_agrees_with_the_reference_ledger() {
     let invalid = TXS_INVALID.load(Ordering::Relaxed);
     eprintln!("{invalid} of {total} transactions were invalid");
     assert!(total > 500, "the run covered only {total} transactions");
-    assert!(invalid * 5 >= total, "only {invalid} of {total} transactions were invalid; need at least 20%");
+    assert!(
+        invalid * 5 >= total,
+        "only {invalid} of {total} transactions were invalid; need at least 20%"
+    );
 }

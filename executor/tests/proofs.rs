@@ -28,7 +28,8 @@ fn assert_tampering_fails(proven: &ProvenAccount, address: &Address) {
     fails(&extra, &root, claim.as_ref(), "sibling count");
     if let Some(leaf) = proof.leaf {
         let mut tampered = proof.clone();
-        tampered.leaf = Some(tandem_types::ProofLeaf { key_hash: Hash([leaf.key_hash.0[0] ^ 1; 32]), ..leaf });
+        tampered.leaf =
+            Some(tandem_types::ProofLeaf { key_hash: Hash([leaf.key_hash.0[0] ^ 1; 32]), ..leaf });
         fails(&tampered, &root, claim.as_ref(), "leaf key");
         let mut tampered = proof.clone();
         let mut value_hash = leaf.value_hash;
@@ -112,7 +113,8 @@ fn absent_accounts_have_exclusion_proofs_of_both_shapes() {
     // With few accounts most absent keys end in an empty subtree; some end at another leaf.
     let chain = chain(3, 1_000, 1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let executor = Executor::open(&dir.path().join("node.redb"), chain.genesis.clone()).expect("open");
+    let executor =
+        Executor::open(&dir.path().join("node.redb"), chain.genesis.clone()).expect("open");
     let root = executor.head().state.state_root;
     let (mut with_leaf, mut without_leaf) = (0, 0);
     for index in 0..64 {
@@ -125,7 +127,10 @@ fn absent_accounts_have_exclusion_proofs_of_both_shapes() {
             None => without_leaf += 1,
         }
     }
-    assert!(with_leaf > 0 && without_leaf > 0, "shapes: {with_leaf} with a leaf, {without_leaf} without");
+    assert!(
+        with_leaf > 0 && without_leaf > 0,
+        "shapes: {with_leaf} with a leaf, {without_leaf} without"
+    );
     let present = chain.accounts[0].address();
     let proven = executor.prove(&present, 0).expect("prove");
     assert_eq!(proven.proof.verify(&root, &present, None), Err(ProofError::AccountPresent));
@@ -135,7 +140,8 @@ fn absent_accounts_have_exclusion_proofs_of_both_shapes() {
 fn heights_beyond_the_head_are_missing() {
     let chain = chain(3, 1_000, 1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let executor = Executor::open(&dir.path().join("node.redb"), chain.genesis.clone()).expect("open");
+    let executor =
+        Executor::open(&dir.path().join("node.redb"), chain.genesis.clone()).expect("open");
     assert!(executor.prove(&chain.accounts[0].address(), 1).is_err());
     assert!(executor.account_at(&chain.accounts[0].address(), 5).is_err());
 }

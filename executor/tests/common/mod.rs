@@ -151,7 +151,12 @@ fn subtree_root(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
 
 /// The transactions of scripted block `height`: a pure function of the height and the state,
 /// so that separate runs (and separate processes) build identical chains.
-pub fn scripted_txs(executor: &Executor, chain: &TestChain, height: u64, count: usize) -> Vec<SignedTransaction> {
+pub fn scripted_txs(
+    executor: &Executor,
+    chain: &TestChain,
+    height: u64,
+    count: usize,
+) -> Vec<SignedTransaction> {
     let n = chain.accounts.len() as u64;
     let mut pending_nonces: BTreeMap<Address, u64> = BTreeMap::new();
     (0..count as u64)
@@ -174,7 +179,12 @@ pub fn commit_scripted(executor: &mut Executor, chain: &TestChain, count: usize)
     let txs = scripted_txs(executor, chain, height, count);
     let proposer = chain.validators[height as usize % chain.validators.len()].address();
     let built = executor
-        .build(proposer, chain.genesis.genesis_time_ms + height, txs, tandem_executor::SignatureCheck::AlreadyVerified)
+        .build(
+            proposer,
+            chain.genesis.genesis_time_ms + height,
+            txs,
+            tandem_executor::SignatureCheck::AlreadyVerified,
+        )
         .expect("build scripted block");
     assert!(built.rejected.is_empty(), "scripted transactions are valid: {:?}", built.rejected);
     let certificate = certificate(&built.block, &chain.validators);
