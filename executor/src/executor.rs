@@ -1,10 +1,10 @@
 //! The executor: validates, builds and commits blocks over the account state.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use jmt::storage::TreeUpdateBatch;
-use jmt::{KeyHash, Version};
+use jmt::{KeyHash, OwnedValue, Version};
+use rustc_hash::FxHashMap;
 use tandem_types::{
     decode, encode, state_key, tx_root, Account, AccountProof, Address, Block, BlockHeader,
     CommitCertificate, Genesis, Hash, Height, SignedTransaction, ValidatorSet,
@@ -28,7 +28,7 @@ pub struct BlockOutcome {
     block_hash: Hash,
     parent_hash: Hash,
     tx_hashes: Vec<Hash>,
-    changes: HashMap<Hash, Account>,
+    changes: FxHashMap<Hash, Account>,
     tree: Option<(Version, TreeUpdateBatch)>,
 }
 
@@ -58,7 +58,7 @@ pub struct ProvenAccount {
 
 /// Transactions executed on an overlay, before the state root is computed.
 struct Executed {
-    changes: HashMap<Hash, Account>,
+    changes: FxHashMap<Hash, Account>,
     receipts: Vec<Receipt>,
     tx_hashes: Vec<Hash>,
 }
@@ -69,7 +69,7 @@ pub struct Executor {
     genesis_hash: Hash,
     validators: ValidatorSet,
     store: Store,
-    accounts: HashMap<Hash, Account>,
+    accounts: FxHashMap<Hash, Account>,
     tree: LiveTree,
     head: Head,
 }
@@ -208,14 +208,19 @@ impl Executor {
             timestamp_ms: block.header.timestamp_ms,
             state: StateRef { state_root: outcome.state_root, tree_version },
         };
-        self.store.write_block(&BlockWrite {
+        let write = BlockWrite {
             block,
             certificate,
             receipts: &outcome.receipts,
             tx_hashes: &outcome.tx_hashes,
             head: &head,
             tree: outcome.tree.as_ref().map(|(_, batch)| batch),
-        })?;
+        };
+        let current = |key: &KeyHash| {
+            let key = Hash(key.0);
+            outcome.changes.get(&key).or_else(|| self.accounts.get(&key)).map(encode)
+        };
+        self.store.write_block(&write, &current)?;
         if let Some((_, batch)) = &outcome.tree {
             self.tree.apply(batch);
         }
@@ -239,10 +244,7 @@ impl Executor {
         address: &Address,
         height: Height,
     ) -> Result<Option<Account>, ExecutorError> {
-        let state = self.store.state_at(height)?.ok_or(StoreError::MissingHeight(height))?;
-        let key = KeyHash(state_key(address).0);
-        let value = self.store.tree_reader()?.value(&key, state.tree_version)?;
-        Ok(value.map(|bytes| decode_account(&bytes)).transpose()?)
+        Ok(self.prove(address, height)?.account)
     }
 
     fn check_header(&self, header: &BlockHeader, block: &Block) -> Result<(), BlockError> {
@@ -376,7 +378,7 @@ impl Executor {
     }
 }
 
-fn tree_values(accounts: &HashMap<Hash, Account>) -> Vec<(KeyHash, Vec<u8>)> {
+fn tree_values(accounts: &FxHashMap<Hash, Account>) -> Vec<(KeyHash, OwnedValue)> {
     accounts.iter().map(|(key, account)| (KeyHash(key.0), encode(account))).collect()
 }
 
@@ -384,7 +386,7 @@ fn decode_account(bytes: &[u8]) -> Result<Account, StoreError> {
     decode("account", bytes).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-type LoadedState = (Head, LiveTree, HashMap<Hash, Account>);
+type LoadedState = (Head, LiveTree, FxHashMap<Hash, Account>);
 
 /// Writes the genesis accounts as tree version 0 and height 0.
 fn init_genesis(
@@ -392,7 +394,7 @@ fn init_genesis(
     genesis: &Genesis,
     genesis_hash: Hash,
 ) -> Result<LoadedState, StoreError> {
-    let accounts: HashMap<Hash, Account> = genesis
+    let accounts: FxHashMap<Hash, Account> = genesis
         .accounts
         .iter()
         .map(|funded| (state_key(&funded.address), Account { balance: funded.balance, nonce: 0 }))
@@ -405,7 +407,8 @@ fn init_genesis(
         timestamp_ms: genesis.genesis_time_ms,
         state: StateRef { state_root, tree_version: 0 },
     };
-    store.write_genesis(&genesis_hash, &head, &batch)?;
+    let current = |key: &KeyHash| accounts.get(&Hash(key.0)).map(encode);
+    store.write_genesis(&genesis_hash, &head, &batch, &current)?;
     tree.apply(&batch);
     Ok((head, tree, accounts))
 }
@@ -416,18 +419,16 @@ fn load_state(store: &Store) -> Result<LoadedState, StoreError> {
         store.head()?.ok_or_else(|| StoreError::Corrupt("genesis hash without head".into()))?;
     let reader = store.tree_reader()?;
     let version = head.state.tree_version;
-    let tree = LiveTree::load(version, |key| reader.node(key))?;
+    let (tree, values) = LiveTree::load(version, |key| reader.record(key))?;
     if tree.root_hash(version) != Some(head.state.state_root) {
         return Err(StoreError::Corrupt(format!(
             "tree root differs from the head at height {}",
             head.height
         )));
     }
-    let mut accounts = HashMap::with_capacity(tree.len());
-    for key_hash in tree.leaf_keys() {
-        let bytes = reader
-            .value(&key_hash, version)?
-            .ok_or_else(|| StoreError::Corrupt("tree leaf without value".into()))?;
+    let mut accounts = FxHashMap::default();
+    accounts.reserve(values.len());
+    for (key_hash, bytes) in values {
         accounts.insert(Hash(key_hash.0), decode_account(&bytes)?);
     }
     Ok((head, tree, accounts))

@@ -1,8 +1,7 @@
 //! The transaction rules, applied to an overlay of touched accounts over the committed state.
 
-use std::collections::HashMap;
-
 use borsh::{BorshDeserialize, BorshSerialize};
+use rustc_hash::FxHashMap;
 use tandem_types::{state_key, Account, Action, Hash, L1Address, SignedTransaction};
 
 use crate::error::TxError;
@@ -46,13 +45,13 @@ pub(crate) struct Rules {
 
 /// Accounts touched by a block, over the committed state. Keys are state keys (`H(address)`).
 pub(crate) struct Overlay<'a> {
-    base: &'a HashMap<Hash, Account>,
-    touched: HashMap<Hash, Account>,
+    base: &'a FxHashMap<Hash, Account>,
+    touched: FxHashMap<Hash, Account>,
 }
 
 impl<'a> Overlay<'a> {
-    pub fn new(base: &'a HashMap<Hash, Account>) -> Overlay<'a> {
-        Overlay { base, touched: HashMap::new() }
+    pub fn new(base: &'a FxHashMap<Hash, Account>) -> Overlay<'a> {
+        Overlay { base, touched: FxHashMap::default() }
     }
 
     fn get(&self, key: &Hash) -> Account {
@@ -60,7 +59,7 @@ impl<'a> Overlay<'a> {
     }
 
     /// The touched accounts with their final values.
-    pub fn into_changes(self) -> HashMap<Hash, Account> {
+    pub fn into_changes(self) -> FxHashMap<Hash, Account> {
         self.touched
     }
 

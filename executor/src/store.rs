@@ -1,18 +1,24 @@
 //! The redb store: one file per node holding blocks, certificates, receipts, the transaction
 //! index, per-height state references and the versioned state tree. Every decided block and all
 //! its effects are written in one write transaction, so a crash leaves either all or none.
+//!
+//! Tree nodes are keyed by version first, so a block's new nodes append at the end of the table
+//! instead of dirtying pages all over the file; each leaf record carries its account value, so
+//! no separate randomly-keyed value table is written.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition, WriteTransaction};
+use rustc_hash::FxHashMap;
 use tandem_types::{decode, encode, Block, CommitCertificate, Hash, Height};
 
 use crate::error::StoreError;
 use crate::ledger::Receipt;
-use crate::tree::{decode_node, node_key_bytes, value_key_bytes};
+use crate::tree::{decode_node_record, node_key_bytes, NodeRecord};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -21,7 +27,6 @@ const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
 const STATES: TableDefinition<u64, &[u8]> = TableDefinition::new("states");
 const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
-const TREE_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_values");
 
 const META_GENESIS_HASH: &str = "genesis_hash";
 const META_HEAD: &str = "head";
@@ -59,6 +64,9 @@ pub(crate) struct BlockWrite<'a> {
     pub tree: Option<&'a TreeUpdateBatch>,
 }
 
+/// The current value of an account by key hash, for leaves a tree update moved unchanged.
+pub(crate) type ValueSource<'a> = &'a dyn Fn(&KeyHash) -> Option<OwnedValue>;
+
 /// Handle to the node's database file.
 pub struct Store {
     db: Database,
@@ -81,7 +89,6 @@ impl Store {
         tx.open_table(TX_INDEX)?;
         tx.open_table(STATES)?;
         tx.open_table(TREE_NODES)?;
-        tx.open_table(TREE_VALUES)?;
         tx.commit()?;
         Ok(Store { db })
     }
@@ -112,6 +119,7 @@ impl Store {
         genesis_hash: &Hash,
         head: &Head,
         tree: &TreeUpdateBatch,
+        values: ValueSource<'_>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
@@ -120,13 +128,17 @@ impl Store {
             meta.insert(META_HEAD, encode(head).as_slice())?;
             tx.open_table(STATES)?.insert(0, encode(&head.state).as_slice())?;
         }
-        write_tree(&tx, tree)?;
+        write_tree(&tx, tree, values)?;
         tx.commit()?;
         Ok(())
     }
 
     /// Writes a decided block and all its effects atomically.
-    pub(crate) fn write_block(&self, write: &BlockWrite<'_>) -> Result<(), StoreError> {
+    pub(crate) fn write_block(
+        &self,
+        write: &BlockWrite<'_>,
+        values: ValueSource<'_>,
+    ) -> Result<(), StoreError> {
         let height = write.block.header.height;
         let tx = self.db.begin_write()?;
         {
@@ -141,7 +153,7 @@ impl Store {
             tx.open_table(META)?.insert(META_HEAD, encode(write.head).as_slice())?;
         }
         if let Some(tree) = write.tree {
-            write_tree(&tx, tree)?;
+            write_tree(&tx, tree, values)?;
         }
         tx.commit()?;
         Ok(())
@@ -187,66 +199,72 @@ impl Store {
     /// A consistent read view of the state tree.
     pub(crate) fn tree_reader(&self) -> Result<StoreTreeReader, StoreError> {
         let tx = self.db.begin_read()?;
-        Ok(StoreTreeReader {
-            nodes: tx.open_table(TREE_NODES)?,
-            values: tx.open_table(TREE_VALUES)?,
-        })
+        Ok(StoreTreeReader { nodes: tx.open_table(TREE_NODES)?, leaf_values: RefCell::default() })
     }
 }
 
-fn write_tree(tx: &WriteTransaction, tree: &TreeUpdateBatch) -> Result<(), StoreError> {
+fn write_tree(
+    tx: &WriteTransaction,
+    tree: &TreeUpdateBatch,
+    current: ValueSource<'_>,
+) -> Result<(), StoreError> {
     let mut nodes = tx.open_table(TREE_NODES)?;
+    let updated = tree.node_batch.values();
     for (key, node) in tree.node_batch.nodes() {
-        nodes.insert(node_key_bytes(key).as_slice(), encode(node).as_slice())?;
-    }
-    let mut values = tx.open_table(TREE_VALUES)?;
-    for ((version, key_hash), value) in tree.node_batch.values() {
-        values.insert(value_key_bytes(key_hash, *version).as_slice(), encode(value).as_slice())?;
+        let value = match node {
+            Node::Leaf(leaf) => {
+                let key_hash = leaf.key_hash();
+                let value = match updated.get(&(key.version(), key_hash)) {
+                    Some(value) => value.clone(),
+                    None => current(&key_hash),
+                };
+                Some(value.ok_or_else(|| {
+                    StoreError::Corrupt(format!("no value for leaf {key_hash:?}"))
+                })?)
+            }
+            _ => None,
+        };
+        let record = NodeRecord { node: node.clone(), value };
+        nodes.insert(node_key_bytes(key).as_slice(), encode(&record).as_slice())?;
     }
     Ok(())
 }
 
-/// Reads tree nodes and values from one read transaction.
+/// Reads tree nodes from one read transaction. The values of the leaves it has read are kept,
+/// because a proof reads a leaf and then asks for its value.
 pub(crate) struct StoreTreeReader {
     nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    leaf_values: RefCell<FxHashMap<KeyHash, OwnedValue>>,
 }
 
 impl StoreTreeReader {
-    pub fn node(&self, key: &NodeKey) -> Result<Option<Node>, StoreError> {
+    /// The node at `key` and, for a leaf, its account value.
+    pub fn record(&self, key: &NodeKey) -> Result<Option<NodeRecord>, StoreError> {
         match self.nodes.get(node_key_bytes(key).as_slice())? {
-            Some(bytes) => decode_node(bytes.value()).map(Some),
+            Some(bytes) => decode_node_record(bytes.value()).map(Some),
             None => Ok(None),
         }
-    }
-
-    /// The value of `key_hash` in the newest version at or below `max_version`.
-    pub fn value(
-        &self,
-        key_hash: &KeyHash,
-        max_version: Version,
-    ) -> Result<Option<OwnedValue>, StoreError> {
-        let low = value_key_bytes(key_hash, 0);
-        let high = value_key_bytes(key_hash, max_version);
-        let mut range = self.values.range(low.as_slice()..=high.as_slice())?;
-        let Some(entry) = range.next_back() else { return Ok(None) };
-        let (_, bytes) = entry?;
-        decode::<Option<OwnedValue>>("tree value", bytes.value())
-            .map_err(|error| corrupt("tree value", error))
     }
 }
 
 impl TreeReader for StoreTreeReader {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(self.node(node_key)?)
+        let Some(record) = self.record(node_key)? else { return Ok(None) };
+        if let (Node::Leaf(leaf), Some(value)) = (&record.node, record.value) {
+            self.leaf_values.borrow_mut().insert(leaf.key_hash(), value);
+        }
+        Ok(Some(record.node))
     }
 
     fn get_value_option(
         &self,
-        max_version: Version,
+        _max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.value(&key_hash, max_version)?)
+        match self.leaf_values.borrow().get(&key_hash) {
+            Some(value) => Ok(Some(value.clone())),
+            None => anyhow::bail!("value of {key_hash:?} asked before its leaf was read"),
+        }
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {

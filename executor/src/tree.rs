@@ -1,11 +1,10 @@
 //! The SHA-256 Jellyfish Merkle tree over account state: the live tree cached in memory for
 //! execution, and readers over the store for roots and proofs at any retained height.
 
-use std::collections::HashMap;
-
-use borsh::BorshDeserialize;
+use borsh::{BorshDeserialize, BorshSerialize};
 use jmt::storage::{LeafNode, NibblePath, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
+use rustc_hash::FxHashMap;
 use tandem_types::proof::{internal_hash, leaf_hash, PLACEHOLDER_HASH};
 use tandem_types::{encode, AccountProof, Hash, ProofLeaf};
 
@@ -30,41 +29,48 @@ pub(crate) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
     bytes
 }
 
-/// The store key of a value: key hash, then version big-endian, so that the latest version
-/// at or below a bound is one reverse range step away.
-pub(crate) fn value_key_bytes(key_hash: &KeyHash, version: Version) -> [u8; 40] {
-    let mut bytes = [0u8; 40];
-    bytes[..32].copy_from_slice(&key_hash.0);
-    bytes[32..].copy_from_slice(&version.to_be_bytes());
-    bytes
+/// A stored tree node; a leaf carries the account value whose hash it holds.
+#[derive(BorshSerialize, BorshDeserialize)]
+pub(crate) struct NodeRecord {
+    pub node: Node,
+    pub value: Option<OwnedValue>,
 }
 
-pub(crate) fn decode_node(bytes: &[u8]) -> Result<Node, StoreError> {
-    Node::try_from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("tree node: {error}")))
+pub(crate) fn decode_node_record(bytes: &[u8]) -> Result<NodeRecord, StoreError> {
+    NodeRecord::try_from_slice(bytes)
+        .map_err(|error| StoreError::Corrupt(format!("tree node: {error}")))
 }
 
 /// The nodes of the latest tree version, kept in memory so that execution never reads disk.
 pub(crate) struct LiveTree {
-    nodes: HashMap<NodeKey, Node>,
+    nodes: FxHashMap<NodeKey, Node>,
 }
 
 impl LiveTree {
     pub fn empty() -> LiveTree {
-        LiveTree { nodes: HashMap::new() }
+        LiveTree { nodes: FxHashMap::default() }
     }
 
-    /// Loads every node reachable from the root of `version` through `read`.
+    /// Loads every node reachable from the root of `version` through `read`, and returns the
+    /// tree with the account value of every leaf.
     pub fn load(
         version: Version,
-        read: impl Fn(&NodeKey) -> Result<Option<Node>, StoreError>,
-    ) -> Result<LiveTree, StoreError> {
-        let mut nodes = HashMap::new();
+        read: impl Fn(&NodeKey) -> Result<Option<NodeRecord>, StoreError>,
+    ) -> Result<(LiveTree, Vec<(KeyHash, OwnedValue)>), StoreError> {
+        let mut nodes = FxHashMap::default();
+        let mut values = Vec::new();
         let root_key = NodeKey::new(version, std::iter::empty().collect::<NibblePath>());
         let mut pending = vec![root_key];
         while let Some(key) = pending.pop() {
-            let node = read(&key)?.ok_or_else(|| {
+            let record = read(&key)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("tree node missing at version {}", key.version()))
             })?;
+            let node = record.node;
+            if let Node::Leaf(leaf) = &node {
+                let value =
+                    record.value.ok_or_else(|| StoreError::Corrupt("leaf without value".into()))?;
+                values.push((leaf.key_hash(), value));
+            }
             if let Node::Internal(internal) = &node {
                 for (nibble, child) in internal.children_sorted() {
                     let path = key.nibble_path().nibbles().chain(std::iter::once(nibble)).collect();
@@ -73,7 +79,7 @@ impl LiveTree {
             }
             nodes.insert(key, node);
         }
-        Ok(LiveTree { nodes })
+        Ok((LiveTree { nodes }, values))
     }
 
     /// Computes the root and the node changes of writing `changes` as `version`.
@@ -107,19 +113,6 @@ impl LiveTree {
             Node::Leaf(node) => Some(Hash(node.hash::<sha2::Sha256>())),
             Node::Null => Some(PLACEHOLDER_HASH),
         }
-    }
-
-    /// Key hashes of every leaf: the accounts of the state.
-    pub fn leaf_keys(&self) -> impl Iterator<Item = KeyHash> + '_ {
-        self.nodes.values().filter_map(|node| match node {
-            Node::Leaf(leaf) => Some(leaf.key_hash()),
-            _ => None,
-        })
-    }
-
-    /// Number of cached nodes.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
     }
 }
 
