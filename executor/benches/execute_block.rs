@@ -1,5 +1,6 @@
 //! Validating and committing blocks of signed transfers over 100,000 existing accounts:
 //! execution, the state root, and the durable redb commit, with and without signature checks.
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function.
 
 use std::time::{Duration, Instant};
 

@@ -109,6 +109,8 @@ fn a_replayed_nonce_is_too_low() {
     assert!(built.block.txs.is_empty());
 }
 
+type Mutation = Box<dyn Fn(&mut Block)>;
+
 #[test]
 fn header_rules_are_enforced() {
     let chain = chain(2, 1_000, 2);
@@ -116,7 +118,7 @@ fn header_rules_are_enforced() {
     let tx = transfer(&chain.accounts[0], 0, chain.accounts[1].address(), 5, 10);
     let good = valid_block(&executor, &chain, vec![tx]);
     assert!(executor.execute(&good, SignatureCheck::Verify).is_ok());
-    let mutations: Vec<(Box<dyn Fn(&mut Block)>, BlockError)> = vec![
+    let mutations: Vec<(Mutation, BlockError)> = vec![
         (
             Box::new(|b| b.header.chain_id = 99),
             BlockError::WrongChain { expected: CHAIN_ID, found: 99 },
