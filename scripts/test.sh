@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, and every test of the workspace.
+# Usage: scripts/test.sh        (from anywhere inside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Installs the Rust components the checks need, when rustup is present and they are missing.
+if command -v rustup >/dev/null 2>&1; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+
+jobs="${CARGO_BUILD_JOBS:-2}"
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --locked -j "$jobs" --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked -j "$jobs" --workspace
