@@ -12,7 +12,7 @@ use tandem_types::{
 
 use crate::error::{BlockError, ExecutorError, StoreError, TxError};
 use crate::ledger::{Overlay, Receipt, Rules, SignatureCheck};
-use crate::store::{BlockWrite, Head, StateRef, Store};
+use crate::store::{BlockWrite, Head, StateRef, Store, StoreConfig};
 use crate::tree::LiveTree;
 
 /// Encoded size of a block header plus the body's length prefix.
@@ -78,10 +78,19 @@ impl Executor {
     /// Opens the store at `path`, initialising it from `genesis` if it is new. A store created
     /// with another genesis is refused.
     pub fn open(path: &Path, genesis: Genesis) -> Result<Executor, ExecutorError> {
+        Executor::open_with(path, genesis, &StoreConfig::default())
+    }
+
+    /// [`Executor::open`] with explicit store settings.
+    pub fn open_with(
+        path: &Path,
+        genesis: Genesis,
+        config: &StoreConfig,
+    ) -> Result<Executor, ExecutorError> {
         genesis.validate()?;
         let validators = genesis.validator_set()?;
         let genesis_hash = genesis.hash();
-        let store = Store::open(path)?;
+        let store = Store::open(path, config)?;
         let (head, tree, accounts) = match store.genesis_hash()? {
             None => init_genesis(&store, &genesis, genesis_hash)?,
             Some(stored) if stored != genesis_hash => {

@@ -14,8 +14,9 @@ mod executor;
 mod ledger;
 mod store;
 mod tree;
+mod tx_index;
 
 pub use error::{BlockError, ExecutorError, StoreError, TxError};
 pub use executor::{BlockOutcome, BuiltBlock, Executor, ProvenAccount};
 pub use ledger::{Receipt, SignatureCheck, Withdrawal};
-pub use store::{Head, StateRef, Store};
+pub use store::{Head, StateRef, Store, StoreConfig};

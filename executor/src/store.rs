@@ -19,17 +19,18 @@ use tandem_types::{decode, encode, Block, CommitCertificate, Hash, Height};
 use crate::error::StoreError;
 use crate::ledger::Receipt;
 use crate::tree::{decode_node_record, node_key_bytes, NodeRecord};
+use crate::tx_index::{TxIndex, Watermark, TX_RUNS};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
-const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
 const STATES: TableDefinition<u64, &[u8]> = TableDefinition::new("states");
 const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
 
 const META_GENESIS_HASH: &str = "genesis_hash";
 const META_HEAD: &str = "head";
+const META_TX_INDEX: &str = "tx_index_watermark";
 
 /// The state after a height: its root and the tree version that holds it. Empty blocks change
 /// no state, so several heights can share one tree version.
@@ -67,9 +68,24 @@ pub(crate) struct BlockWrite<'a> {
 /// The current value of an account by key hash, for leaves a tree update moved unchanged.
 pub(crate) type ValueSource<'a> = &'a dyn Fn(&KeyHash) -> Option<OwnedValue>;
 
+/// Store settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Transaction index entries gathered in memory before they are written as one sorted run.
+    /// Larger runs mean fewer runs to search and more entries to rebuild at start.
+    pub tx_index_run_txs: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig { tx_index_run_txs: 65_536 }
+    }
+}
+
 /// Handle to the node's database file.
 pub struct Store {
     db: Database,
+    tx_index: TxIndex,
 }
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
@@ -78,7 +94,7 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
 
 impl Store {
     /// Opens (or creates) the database file at `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
         // Create every table up front so that readers never meet a missing table.
@@ -86,11 +102,26 @@ impl Store {
         tx.open_table(BLOCKS)?;
         tx.open_table(CERTIFICATES)?;
         tx.open_table(RECEIPTS)?;
-        tx.open_table(TX_INDEX)?;
+        tx.open_table(TX_RUNS)?;
         tx.open_table(STATES)?;
         tx.open_table(TREE_NODES)?;
         tx.commit()?;
-        Ok(Store { db })
+        let mut store = Store { db, tx_index: TxIndex::new(1, Watermark::default(), []) };
+        store.tx_index = store.rebuild_tx_index(config.tx_index_run_txs.max(1))?;
+        Ok(store)
+    }
+
+    /// The index's runs as recorded, plus the entries of every later block, rebuilt from them.
+    fn rebuild_tx_index(&self, run_txs: usize) -> Result<TxIndex, StoreError> {
+        let watermark: Watermark =
+            self.meta(META_TX_INDEX, "tx index watermark")?.unwrap_or_default();
+        let head = self.head()?.map_or(0, |head| head.height);
+        let mut later = Vec::new();
+        for height in watermark.indexed_height + 1..=head {
+            let block = self.block(height)?.ok_or(StoreError::MissingHeight(height))?;
+            later.push((height, block.txs.iter().map(|tx| tx.hash()).collect()));
+        }
+        Ok(TxIndex::new(run_txs, watermark, later))
     }
 
     /// The genesis hash the store was initialised with, if any.
@@ -146,16 +177,17 @@ impl Store {
             tx.open_table(CERTIFICATES)?.insert(height, write.certificate.to_bytes().as_slice())?;
             tx.open_table(RECEIPTS)?.insert(height, encode(&write.receipts).as_slice())?;
             tx.open_table(STATES)?.insert(height, encode(&write.head.state).as_slice())?;
-            let mut index = tx.open_table(TX_INDEX)?;
-            for (position, hash) in write.tx_hashes.iter().enumerate() {
-                index.insert(hash.0.as_slice(), (height, position as u32))?;
-            }
             tx.open_table(META)?.insert(META_HEAD, encode(write.head).as_slice())?;
+        }
+        let (staged, watermark) = self.tx_index.stage(&tx, height, write.tx_hashes)?;
+        if let Some(watermark) = watermark {
+            tx.open_table(META)?.insert(META_TX_INDEX, encode(&watermark).as_slice())?;
         }
         if let Some(tree) = write.tree {
             write_tree(&tx, tree, values)?;
         }
         tx.commit()?;
+        self.tx_index.apply(staged);
         Ok(())
     }
 
@@ -192,8 +224,12 @@ impl Store {
 
     /// Where a finalized transaction is: (height, index in block).
     pub fn tx_location(&self, tx_hash: &Hash) -> Result<Option<(Height, u32)>, StoreError> {
-        let table = self.db.begin_read()?.open_table(TX_INDEX)?;
-        Ok(table.get(tx_hash.0.as_slice())?.map(|location| location.value()))
+        self.tx_index.lookup(&self.db.begin_read()?, tx_hash)
+    }
+
+    /// Transaction index entries held in memory, and sorted runs written to disk.
+    pub fn tx_index_shape(&self) -> (usize, u32) {
+        self.tx_index.shape()
     }
 
     /// A consistent read view of the state tree.
@@ -224,8 +260,10 @@ fn write_tree(
             }
             _ => None,
         };
-        let record = NodeRecord { node: node.clone(), value };
-        nodes.insert(node_key_bytes(key).as_slice(), encode(&record).as_slice())?;
+        // The encoding of a `NodeRecord`, built from its parts to avoid cloning the node.
+        let mut record = encode(node);
+        borsh::to_writer(&mut record, &value).expect("borsh serialisation into a Vec never fails");
+        nodes.insert(node_key_bytes(key).as_slice(), record.as_slice())?;
     }
     Ok(())
 }

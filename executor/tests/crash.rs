@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use tandem_executor::Executor;
+use tandem_executor::{Executor, StoreConfig};
 use tandem_types::Hash;
 
 const CHILD_ENV: &str = "TANDEM_CRASH_WRITER_STORE";
@@ -22,10 +22,16 @@ fn test_chain() -> TestChain {
     chain(200, 1_000_000_000, 4)
 }
 
+/// Small index runs, so that kills also land around run writes.
+fn open(store: &Path, chain: &TestChain) -> Executor {
+    let config = StoreConfig { tx_index_run_txs: 400 };
+    Executor::open_with(store, chain.genesis.clone(), &config).expect("open store")
+}
+
 /// The writer run by the child: commit forever, announcing each committed height.
 fn writer(store: &Path) -> ! {
     let chain = test_chain();
-    let mut executor = Executor::open(store, chain.genesis.clone()).expect("child opens store");
+    let mut executor = open(store, &chain);
     loop {
         let block = commit_scripted(&mut executor, &chain, TXS_PER_BLOCK);
         println!("committed {}", block.header.height);
@@ -100,7 +106,7 @@ fn store_survives_sigkill_at_random_points() {
     let mut heights = Vec::new();
     for _ in 0..KILLS {
         let announced = run_and_kill(&store, &mut points);
-        let executor = Executor::open(&store, chain.genesis.clone()).expect("reopen after SIGKILL");
+        let executor = open(&store, &chain);
         let height = executor.head().height;
         // A commit can finish after the last announcement was written but before the kill.
         assert!(
@@ -110,7 +116,8 @@ fn store_survives_sigkill_at_random_points() {
         eprintln!("killed after announcing {announced}; reopened at {height}");
         heights.push(height);
     }
-    let executor = Executor::open(&store, chain.genesis.clone()).expect("reopen");
+    let executor = open(&store, &chain);
+    assert!(executor.store().tx_index_shape().1 > 10, "index runs were written");
     let top = executor.head().height;
     assert!(top >= KILLS as u64, "the writers made progress: {heights:?}");
     let roots = expected_roots(top);
