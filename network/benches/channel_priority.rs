@@ -8,7 +8,9 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tandem_network::{Channel, NetworkConfig, NetworkEvent, PeerAddress, PeerSet, QuicNetwork, Transport};
+use tandem_network::{
+    Channel, NetworkConfig, NetworkEvent, PeerAddress, PeerSet, QuicNetwork, Transport,
+};
 use tandem_types::{sha256, SecretKey};
 
 const PINGS: usize = 300;
@@ -28,15 +30,21 @@ struct Pair {
 
 async fn pair() -> Pair {
     let keys = [key(1), key(2)];
-    let sockets = [UdpSocket::bind("127.0.0.1:0").expect("bind"), UdpSocket::bind("127.0.0.1:0").expect("bind")];
+    let sockets = [
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+        UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    ];
     let addresses: Vec<_> = sockets.iter().map(|s| s.local_addr().expect("addr")).collect();
     let allowed = PeerSet::new(keys.iter().map(SecretKey::address));
     let mut started = Vec::new();
     for (index, socket) in sockets.into_iter().enumerate() {
         let mut config = NetworkConfig::new(addresses[index]);
-        config.peers = vec![PeerAddress { key: keys[1 - index].address(), socket: addresses[1 - index] }];
+        config.peers =
+            vec![PeerAddress { key: keys[1 - index].address(), socket: addresses[1 - index] }];
         config.queue_capacity = 64;
-        started.push(QuicNetwork::start_on(socket, &keys[index], allowed.clone(), config).expect("start"));
+        started.push(
+            QuicNetwork::start_on(socket, &keys[index], allowed.clone(), config).expect("start"),
+        );
     }
     let (receiver, mut events) = started.pop().expect("two");
     let (sender, sender_events) = started.pop().expect("two");
@@ -70,12 +78,18 @@ async fn run(ping_channel: Channel, flood: bool) -> Vec<Duration> {
             while sender.send(&peer, Channel::Sync, flood_frame.clone()).is_ok() {}
         }
         let sent_us = start.elapsed().as_micros() as u64;
-        while sender.send(&peer, ping_channel, Bytes::copy_from_slice(&sent_us.to_le_bytes())).is_err() {
+        while sender
+            .send(&peer, ping_channel, Bytes::copy_from_slice(&sent_us.to_le_bytes()))
+            .is_err()
+        {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         tokio::time::sleep(PING_INTERVAL).await;
     }
-    let latencies = tokio::time::timeout(Duration::from_secs(120), collector).await.expect("pings arrive").expect("collector");
+    let latencies = tokio::time::timeout(Duration::from_secs(120), collector)
+        .await
+        .expect("pings arrive")
+        .expect("collector");
     drop(sender_events);
     latencies
 }
@@ -92,10 +106,17 @@ fn report(name: &str, mut latencies: Vec<Duration>) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         report("consensus, idle connection", run(Channel::Consensus, false).await);
-        report("consensus stream, sync flood on its own stream", run(Channel::Consensus, true).await);
+        report(
+            "consensus stream, sync flood on its own stream",
+            run(Channel::Consensus, true).await,
+        );
         report("same stream as the sync flood (no priority)", run(Channel::Sync, true).await);
     });
 }
