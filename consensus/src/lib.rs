@@ -1,0 +1,15 @@
+//! Tandem's consensus: Malachite's Tendermint core driven directly over Tandem's types.
+//!
+//! Owns the Malachite `Context` (this crate is the only one that names Malachite types), and
+//! will own the driver that handles the core's effects, its write-ahead log, the proposer and
+//! validation glue over the executor, and value sync. In: votes, proposals and decided blocks
+//! from peers; blocks to propose. Out: signed votes and proposals to publish, decided blocks
+//! with their certificates.
+
+mod context;
+
+pub use context::{
+    from_protocol_certificate, to_protocol_certificate, BlockHeight, BlockId, BlockProposal,
+    BlockValue, ConsensusValidator, ConsensusValidatorSet, ConsensusVote, Ed25519, NoProposalParts,
+    TandemContext, ValidatorAddress, PROPOSAL_SIGNING_DOMAIN,
+};
