@@ -7,9 +7,15 @@
 //! with their certificates.
 
 mod context;
+mod core;
+mod wire;
 
 pub use context::{
     from_protocol_certificate, to_protocol_certificate, BlockHeight, BlockId, BlockProposal,
     BlockValue, ConsensusValidator, ConsensusValidatorSet, ConsensusVote, Ed25519, NoProposalParts,
     TandemContext, ValidatorAddress, PROPOSAL_SIGNING_DOMAIN,
 };
+pub use core::{
+    BlockSource, ConsensusConfig, ConsensusCore, Fatal, Output, Rejection, TimerId, TimerKind,
+};
+pub use wire::WireMessage;

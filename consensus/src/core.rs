@@ -1,0 +1,636 @@
+//! The consensus core: a synchronous state machine around Malachite's Tendermint core.
+//!
+//! Inputs carry the time (`now_ms`); outputs are commands for the shell (broadcast these bytes,
+//! arm or cancel this timer) and reports (this height was decided). The core validates
+//! proposals by executing their blocks, builds blocks when it proposes, and commits decided
+//! blocks through the executor. It never reads a clock, sleeps or touches a socket.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use malachitebft_core_consensus::{
+    process, Effect, Input, LocallyProposedValue, Params, Resumable, Resume, SignedConsensusMsg,
+    State, ThresholdParams, ValuePayload,
+};
+use malachitebft_core_types::{
+    CertificateError, CommitCertificate as MtCertificate, Context as _, LinearTimeouts, Round,
+    SignedMessage, Timeout, TimeoutKind, Validator as _, VoteExtensionPolicy,
+};
+use tandem_executor::{BlockOutcome, Executor, ExecutorError, SignatureCheck};
+use tandem_types::{Hash, SecretKey, SignedTransaction};
+use tracing::{debug, info, warn};
+
+use crate::context::{
+    to_protocol_certificate, BlockHeight, BlockId, BlockValue, ConsensusValidatorSet,
+    TandemContext, ValidatorAddress,
+};
+use crate::wire::{proposal_from_wire, WireMessage};
+
+/// Where the proposer takes transactions from (the mempool, or a test's script).
+pub trait BlockSource {
+    /// Up to `limit` candidate transactions for the block at `height`, best first.
+    fn candidates(&mut self, height: u64, limit: usize) -> Vec<SignedTransaction>;
+}
+
+/// Consensus timing. Defaults suit a LAN or loopback cluster.
+#[derive(Clone, Debug)]
+pub struct ConsensusConfig {
+    /// Time to wait for a proposal in round 0.
+    pub timeout_propose: Duration,
+    /// Time to wait for more prevotes after seeing 2/3 of any.
+    pub timeout_prevote: Duration,
+    /// Time to wait for more precommits after seeing 2/3 of any.
+    pub timeout_precommit: Duration,
+    /// Added to each timeout per round, so that a slow network eventually fits in one.
+    pub timeout_delta: Duration,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> ConsensusConfig {
+        ConsensusConfig {
+            timeout_propose: Duration::from_millis(300),
+            timeout_prevote: Duration::from_millis(100),
+            timeout_precommit: Duration::from_millis(100),
+            timeout_delta: Duration::from_millis(100),
+        }
+    }
+}
+
+impl ConsensusConfig {
+    fn timeouts(&self) -> LinearTimeouts {
+        LinearTimeouts {
+            propose: self.timeout_propose,
+            propose_delta: self.timeout_delta,
+            prevote: self.timeout_prevote,
+            prevote_delta: self.timeout_delta,
+            precommit: self.timeout_precommit,
+            precommit_delta: self.timeout_delta,
+            rebroadcast: self.timeout_propose + self.timeout_prevote + self.timeout_precommit,
+            max_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A timer the shell must arm; it comes back through [`ConsensusCore::on_timeout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimerId {
+    /// The height it belongs to; a timer of an older height is stale.
+    pub height: u64,
+    /// The round it belongs to.
+    pub round: u32,
+    /// Which step.
+    pub kind: TimerKind,
+}
+
+/// The step a timer belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// Waiting for a proposal.
+    Propose,
+    /// Waiting for prevotes.
+    Prevote,
+    /// Waiting for precommits.
+    Precommit,
+    /// Rebroadcasting own votes when a round stalls.
+    Rebroadcast,
+}
+
+/// What the shell must do, or learn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send these bytes (a [`WireMessage`]) to every validator.
+    Broadcast(Vec<u8>),
+    /// Arm a timer.
+    ScheduleTimer {
+        /// Which timer.
+        timer: TimerId,
+        /// After how long.
+        after: Duration,
+    },
+    /// Disarm a timer.
+    CancelTimer(TimerId),
+    /// Disarm every timer.
+    CancelAllTimers,
+    /// A block was decided and committed.
+    Decided {
+        /// Its height.
+        height: u64,
+        /// The round it was decided in.
+        round: u32,
+        /// Its hash.
+        block_hash: Hash,
+        /// Its transactions.
+        tx_count: u32,
+    },
+}
+
+/// Why a message from a peer was not fed to consensus.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The bytes are not a consensus message.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The message is for another chain.
+    #[error("message for chain {0}")]
+    WrongChain(u64),
+    /// The message is for a height this node has passed, or too far ahead.
+    #[error("message for height {found}, current height is {current}")]
+    WrongHeight {
+        /// Message height.
+        found: u64,
+        /// This node's height.
+        current: u64,
+    },
+    /// The signature does not verify, or the signer has no say.
+    #[error("bad signature or unknown signer")]
+    BadSignature,
+    /// The proposer is not the one selected for that height and round.
+    #[error("proposal from a validator that is not the proposer of its round")]
+    WrongProposer,
+    /// The proposed block is invalid.
+    #[error("invalid block: {0}")]
+    InvalidBlock(String),
+}
+
+/// A failure the node cannot continue after (the store failed).
+#[derive(Debug, thiserror::Error)]
+#[error("consensus stopped: {0}")]
+pub struct Fatal(pub String);
+
+/// Everything the effect handler needs besides Malachite's state.
+struct Handler<S> {
+    ctx: TandemContext,
+    key: SecretKey,
+    validators: ConsensusValidatorSet,
+    timeouts: LinearTimeouts,
+    executor: Executor,
+    source: S,
+    now_ms: u64,
+    /// Blocks this node built, by (height, round), so that a repeated request gets the same.
+    built: BTreeMap<(u64, u32), BlockValue>,
+    /// Blocks that executed validly on the current head, with their outcomes.
+    executed: BTreeMap<BlockId, (BlockValue, BlockOutcome)>,
+    outputs: Vec<Output>,
+    follow_ups: VecDeque<Input<TandemContext>>,
+    fatal: Option<Fatal>,
+}
+
+/// One validator's consensus.
+pub struct ConsensusCore<S> {
+    state: State<TandemContext>,
+    handler: Handler<S>,
+    /// Proposals for the next height, held until this node gets there.
+    early_proposals: Vec<Vec<u8>>,
+}
+
+impl<S: BlockSource> ConsensusCore<S> {
+    /// A core for the validator holding `key`, continuing from the executor's head.
+    pub fn new(
+        executor: Executor,
+        key: SecretKey,
+        source: S,
+        config: &ConsensusConfig,
+    ) -> ConsensusCore<S> {
+        let ctx = TandemContext { chain_id: executor.genesis().chain_id };
+        let validators = ConsensusValidatorSet::new(executor.validators());
+        let height = BlockHeight(executor.head().height + 1);
+        let params = Params {
+            address: ValidatorAddress(key.address()),
+            threshold_params: ThresholdParams::default(),
+            value_payload: ValuePayload::ProposalOnly,
+            enabled: true,
+        };
+        let state = State::new(ctx.clone(), height, validators.clone(), params, 10, 500);
+        let handler = Handler {
+            ctx,
+            key,
+            validators,
+            timeouts: config.timeouts(),
+            executor,
+            source,
+            now_ms: 0,
+            built: BTreeMap::new(),
+            executed: BTreeMap::new(),
+            outputs: Vec::new(),
+            follow_ups: VecDeque::new(),
+            fatal: None,
+        };
+        ConsensusCore { state, handler, early_proposals: Vec::new() }
+    }
+
+    /// The height being decided.
+    pub fn height(&self) -> u64 {
+        self.state.height().0
+    }
+
+    /// The round being played.
+    pub fn round(&self) -> Option<u32> {
+        self.state.round().as_u32()
+    }
+
+    /// The executor (for reads: blocks, certificates, accounts).
+    pub fn executor(&self) -> &Executor {
+        &self.handler.executor
+    }
+
+    /// Starts consensus at the height after the executor's head.
+    pub fn start(&mut self, now_ms: u64) -> Result<Vec<Output>, Fatal> {
+        let input = self.start_height_input();
+        self.run(now_ms, input)
+    }
+
+    /// A timer fired. Stale timers (of another height) are ignored.
+    pub fn on_timeout(&mut self, now_ms: u64, timer: TimerId) -> Result<Vec<Output>, Fatal> {
+        if timer.height != self.height() {
+            return Ok(Vec::new());
+        }
+        let kind = match timer.kind {
+            TimerKind::Propose => TimeoutKind::Propose,
+            TimerKind::Prevote => TimeoutKind::Prevote,
+            TimerKind::Precommit => TimeoutKind::Precommit,
+            TimerKind::Rebroadcast => TimeoutKind::Rebroadcast,
+        };
+        self.run(now_ms, Input::TimeoutElapsed(Timeout::new(Round::new(timer.round), kind)))
+    }
+
+    /// A consensus message arrived from a peer.
+    pub fn on_message(
+        &mut self,
+        now_ms: u64,
+        bytes: &[u8],
+    ) -> Result<Result<Vec<Output>, Rejection>, Fatal> {
+        self.handler.now_ms = now_ms;
+        let message = match WireMessage::from_bytes(bytes) {
+            Ok(message) => message,
+            Err(error) => return Ok(Err(Rejection::Malformed(error.to_string()))),
+        };
+        let input = match self.admit(message, bytes) {
+            Ok(Some(input)) => input,
+            Ok(None) => return Ok(Ok(Vec::new())),
+            Err(rejection) => return Ok(Err(rejection)),
+        };
+        self.run(now_ms, input).map(Ok)
+    }
+
+    fn start_height_input(&self) -> Input<TandemContext> {
+        let height = BlockHeight(self.handler.executor.head().height + 1);
+        Input::StartHeight(
+            height,
+            self.handler.validators.clone(),
+            false,
+            None,
+            VoteExtensionPolicy::Disabled,
+        )
+    }
+
+    /// Checks a message before Malachite sees it; proposals are executed here.
+    fn admit(
+        &mut self,
+        message: WireMessage,
+        bytes: &[u8],
+    ) -> Result<Option<Input<TandemContext>>, Rejection> {
+        let current = self.height();
+        match message {
+            WireMessage::Vote { vote, signature } => {
+                if vote.chain_id != self.handler.ctx.chain_id {
+                    return Err(Rejection::WrongChain(vote.chain_id));
+                }
+                // Malachite buffers votes for a few heights ahead; further ones are noise.
+                if vote.height + 1 < current || vote.height > current + 2 {
+                    return Err(Rejection::WrongHeight { found: vote.height, current });
+                }
+                let vote = crate::context::ConsensusVote::from_protocol(&vote);
+                Ok(Some(Input::Vote(SignedMessage::new(vote, signature))))
+            }
+            WireMessage::Proposal { height, round, pol_round, proposer, block, signature } => {
+                if height == current + 1 {
+                    if self.early_proposals.len() < 64 {
+                        self.early_proposals.push(bytes.to_vec());
+                    }
+                    return Ok(None);
+                }
+                if height != current {
+                    return Err(Rejection::WrongHeight { found: height, current });
+                }
+                let proposal = proposal_from_wire(
+                    self.handler.ctx.chain_id,
+                    height,
+                    round,
+                    pol_round,
+                    proposer,
+                    block,
+                );
+                self.handler.check_proposal(&proposal, &signature)?;
+                Ok(Some(Input::Proposal(SignedMessage::new(proposal, signature))))
+            }
+        }
+    }
+
+    /// Feeds one input and every follow-up it causes; returns the shell's commands.
+    fn run(&mut self, now_ms: u64, input: Input<TandemContext>) -> Result<Vec<Output>, Fatal> {
+        self.handler.now_ms = now_ms;
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            let started_height = matches!(input, Input::StartHeight(..));
+            let result: Result<(), malachitebft_core_consensus::Error<TandemContext>> = process!(
+                input: input,
+                state: &mut self.state,
+                metrics: &(),
+                with: effect => self.handler.handle(effect)
+            );
+            if let Err(error) = result {
+                debug!(%error, "consensus.input ignored");
+            }
+            if let Some(fatal) = self.handler.fatal.take() {
+                return Err(fatal);
+            }
+            queue.extend(self.handler.follow_ups.drain(..));
+            if started_height {
+                queue.extend(self.take_early_proposals());
+            }
+        }
+        Ok(std::mem::take(&mut self.handler.outputs))
+    }
+
+    /// Proposals that arrived one height early, admitted now that this node is there.
+    fn take_early_proposals(&mut self) -> Vec<Input<TandemContext>> {
+        let early = std::mem::take(&mut self.early_proposals);
+        let mut inputs = Vec::new();
+        for bytes in early {
+            if let Ok(message) = WireMessage::from_bytes(&bytes) {
+                match self.admit(message, &bytes) {
+                    Ok(Some(input)) => inputs.push(input),
+                    Ok(None) => {}
+                    Err(rejection) => {
+                        debug!(%rejection, "consensus.proposal rejected after catching up")
+                    }
+                }
+            }
+        }
+        inputs
+    }
+}
+
+impl<S: BlockSource> Handler<S> {
+    fn handle(&mut self, effect: Effect<TandemContext>) -> Result<Resume<TandemContext>, Fatal> {
+        Ok(match effect {
+            Effect::CancelAllTimeouts(r) => {
+                self.outputs.push(Output::CancelAllTimers);
+                r.resume_with(())
+            }
+            Effect::CancelTimeout(timeout, r) => {
+                if let Some(timer) = self.timer(timeout) {
+                    self.outputs.push(Output::CancelTimer(timer));
+                }
+                r.resume_with(())
+            }
+            Effect::ScheduleTimeout(timeout, r) => {
+                if let Some(timer) = self.timer(timeout) {
+                    let after = self.timeouts.duration_for(timeout);
+                    self.outputs.push(Output::ScheduleTimer { timer, after });
+                }
+                r.resume_with(())
+            }
+            Effect::StartRound(height, round, proposer, role, r) => {
+                debug!(height = height.0, %round, %proposer, ?role, "consensus.round start");
+                r.resume_with(())
+            }
+            Effect::PublishConsensusMsg(message, r) => {
+                self.publish(&message);
+                r.resume_with(())
+            }
+            Effect::PublishLivenessMsg(message, r) => {
+                if let malachitebft_core_consensus::LivenessMsg::Vote(vote) = message {
+                    self.publish(&SignedConsensusMsg::Vote(vote));
+                }
+                r.resume_with(())
+            }
+            Effect::RepublishVote(vote, r) => {
+                self.publish(&SignedConsensusMsg::Vote(vote));
+                r.resume_with(())
+            }
+            Effect::RepublishRoundCertificate(_, r) => r.resume_with(()),
+            Effect::GetValue(height, round, _timeout, r) => {
+                self.propose(height, round);
+                r.resume_with(())
+            }
+            Effect::RestreamProposal(.., r) => r.resume_with(()),
+            Effect::CertVerifiedSyncValue(.., r) => r.resume_with(()),
+            Effect::CertRejectedSyncValue(.., r) => r.resume_with(()),
+            Effect::Decide(certificate, _, r) => {
+                self.decide(&certificate);
+                r.resume_with(())
+            }
+            Effect::SignVote(vote, r) => {
+                let signature = vote
+                    .to_protocol()
+                    .map_or(tandem_types::Signature([0; 64]), |v| v.sign(&self.key));
+                r.resume_with(SignedMessage::new(vote, signature))
+            }
+            Effect::SignProposal(proposal, r) => {
+                let signature = self.key.sign(&proposal.signing_bytes());
+                r.resume_with(SignedMessage::new(proposal, signature))
+            }
+            Effect::VerifySignature(message, public_key, r) => {
+                r.resume_with(verify_signature(&message.message, &message.signature, &public_key))
+            }
+            Effect::VerifyCommitCertificate(certificate, _, _, r) => {
+                r.resume_with(self.verify_certificate(&certificate))
+            }
+            Effect::VerifyExtendedCommitCertificate(certificate, _, _, _, r) => {
+                r.resume_with(self.verify_certificate(&certificate.trim_vote_extensions()))
+            }
+            // This node neither sends nor accepts polka and round certificates.
+            Effect::VerifyPolkaCertificate(.., r) => {
+                r.resume_with(Err(CertificateError::VerificationError(None)))
+            }
+            Effect::VerifyRoundCertificate(.., r) => {
+                r.resume_with(Err(CertificateError::VerificationError(None)))
+            }
+            Effect::WalAppend(.., r) => r.resume_with(()),
+            Effect::ExtendVote(.., r) => r.resume_with(None),
+            Effect::VerifyVoteExtension(.., r) => r.resume_with(Ok(())),
+            Effect::Finalize(certificate, _, _, r) => {
+                let next = certificate.height.0 + 1;
+                self.built.retain(|(height, _), _| *height >= next);
+                self.executed.clear();
+                self.follow_ups.push_back(Input::StartHeight(
+                    BlockHeight(next),
+                    self.validators.clone(),
+                    false,
+                    None,
+                    VoteExtensionPolicy::Disabled,
+                ));
+                r.resume_with(())
+            }
+        })
+    }
+
+    fn timer(&self, timeout: Timeout) -> Option<TimerId> {
+        let kind = match timeout.kind {
+            TimeoutKind::Propose => TimerKind::Propose,
+            TimeoutKind::Prevote => TimerKind::Prevote,
+            TimeoutKind::Precommit => TimerKind::Precommit,
+            TimeoutKind::Rebroadcast => TimerKind::Rebroadcast,
+            // Heights are finalized at once (no target time), so this timer never comes.
+            TimeoutKind::FinalizeHeight(_) => return None,
+        };
+        Some(TimerId {
+            height: self.executor.head().height + 1,
+            round: timeout.round.as_u32()?,
+            kind,
+        })
+    }
+
+    fn publish(&mut self, message: &SignedConsensusMsg<TandemContext>) {
+        let wire = match message {
+            SignedConsensusMsg::Vote(vote) => WireMessage::from_vote(vote),
+            SignedConsensusMsg::Proposal(proposal) => WireMessage::from_proposal(proposal),
+        };
+        if let Some(wire) = wire {
+            self.outputs.push(Output::Broadcast(wire.to_bytes()));
+        }
+    }
+
+    /// Builds (or reuses) this node's block for (height, round) and queues it as the proposal.
+    fn propose(&mut self, height: BlockHeight, round: Round) {
+        let Some(round_number) = round.as_u32() else { return };
+        let value = match self.built.get(&(height.0, round_number)) {
+            Some(value) => value.clone(),
+            None => {
+                let limit = self.executor.genesis().params.block_txs_max as usize;
+                let candidates = self.source.candidates(height.0, limit);
+                let built = match self.executor.build(
+                    self.key.address(),
+                    self.now_ms,
+                    candidates,
+                    SignatureCheck::Verify,
+                ) {
+                    Ok(built) => built,
+                    Err(error) => {
+                        self.fail(error);
+                        return;
+                    }
+                };
+                let value = BlockValue::new(built.block);
+                self.executed.insert(value.id(), (value.clone(), built.outcome));
+                self.built.insert((height.0, round_number), value.clone());
+                value
+            }
+        };
+        self.follow_ups.push_back(Input::Propose(LocallyProposedValue::new(height, round, value)));
+    }
+
+    /// Checks a peer's proposal: the right proposer, its signature, and a valid block.
+    fn check_proposal(
+        &mut self,
+        proposal: &crate::context::BlockProposal,
+        signature: &tandem_types::Signature,
+    ) -> Result<(), Rejection> {
+        let expected = self.ctx.select_proposer(&self.validators, proposal.height, proposal.round);
+        if *expected.address() != proposal.proposer {
+            return Err(Rejection::WrongProposer);
+        }
+        tandem_types::crypto_verify(&proposal.proposer.0, &proposal.signing_bytes(), signature)
+            .map_err(|_| Rejection::BadSignature)?;
+        let id = proposal.value.id();
+        if self.executed.contains_key(&id) {
+            return Ok(());
+        }
+        match self.executor.execute(proposal.value.block(), SignatureCheck::Verify) {
+            Ok(outcome) => {
+                self.executed.insert(id, (proposal.value.clone(), outcome));
+                Ok(())
+            }
+            Err(ExecutorError::Block(error)) => Err(Rejection::InvalidBlock(error.to_string())),
+            Err(error) => {
+                self.fail(error);
+                Err(Rejection::InvalidBlock("storage failure".into()))
+            }
+        }
+    }
+
+    /// Commits the decided block with its certificate.
+    fn decide(&mut self, certificate: &MtCertificate<TandemContext>) {
+        let Some(protocol) = to_protocol_certificate(certificate) else {
+            self.fatal = Some(Fatal("decided without a round".into()));
+            return;
+        };
+        let Some((value, outcome)) = self.executed.remove(&certificate.value_id) else {
+            self.fatal = Some(Fatal(format!(
+                "decided block {} was never executed here",
+                certificate.value_id
+            )));
+            return;
+        };
+        let block = value.block();
+        if let Err(error) = self.executor.commit(block, &protocol, outcome) {
+            self.fail(error);
+            return;
+        }
+        info!(
+            height = block.header.height,
+            round = protocol.round,
+            txs = block.header.tx_count,
+            "consensus.decided"
+        );
+        self.outputs.push(Output::Decided {
+            height: block.header.height,
+            round: protocol.round,
+            block_hash: value.id().0,
+            tx_count: block.header.tx_count,
+        });
+    }
+
+    /// The verdict in Malachite's own (large) error type, which its resume value requires.
+    #[allow(clippy::result_large_err)]
+    fn verify_certificate(
+        &self,
+        certificate: &MtCertificate<TandemContext>,
+    ) -> Result<(), CertificateError<TandemContext>> {
+        let Some(protocol) = to_protocol_certificate(certificate) else {
+            return Err(CertificateError::VerificationError(None));
+        };
+        protocol
+            .verify(
+                self.ctx.chain_id,
+                protocol.height,
+                &protocol.block_hash,
+                self.executor.validators(),
+            )
+            .map(|_| ())
+            .map_err(|error| match error {
+                tandem_types::CertificateError::InsufficientPower { signed, total } => {
+                    CertificateError::NotEnoughVotingPower {
+                        signed,
+                        total,
+                        expected: total * 2 / 3 + 1,
+                    }
+                }
+                _ => CertificateError::VerificationError(None),
+            })
+    }
+
+    fn fail(&mut self, error: ExecutorError) {
+        warn!(%error, "consensus.executor failed");
+        self.fatal = Some(Fatal(error.to_string()));
+    }
+}
+
+/// Checks a vote's or proposal's signature by `public_key`, which must also be its signer.
+fn verify_signature(
+    message: &malachitebft_core_consensus::ConsensusMsg<TandemContext>,
+    signature: &tandem_types::Signature,
+    public_key: &tandem_types::Address,
+) -> bool {
+    match message {
+        malachitebft_core_consensus::ConsensusMsg::Vote(vote) => vote
+            .to_protocol()
+            .is_some_and(|vote| vote.validator == *public_key && vote.verify(signature).is_ok()),
+        malachitebft_core_consensus::ConsensusMsg::Proposal(proposal) => {
+            proposal.proposer.0 == *public_key
+                && tandem_types::crypto_verify(public_key, &proposal.signing_bytes(), signature)
+                    .is_ok()
+        }
+    }
+}
