@@ -99,7 +99,12 @@ pub enum TimerKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Send these bytes (a [`WireMessage`]) to every validator.
-    Broadcast(Vec<u8>),
+    Broadcast {
+        /// The encoded message.
+        bytes: Vec<u8>,
+        /// Whether it carries a block (and belongs on the bulk proposal channel).
+        is_proposal: bool,
+    },
     /// Arm a timer.
     ScheduleTimer {
         /// Which timer.
@@ -488,7 +493,8 @@ impl<S: BlockSource> Handler<S> {
             SignedConsensusMsg::Proposal(proposal) => WireMessage::from_proposal(proposal),
         };
         if let Some(wire) = wire {
-            self.outputs.push(Output::Broadcast(wire.to_bytes()));
+            let is_proposal = matches!(wire, WireMessage::Proposal { .. });
+            self.outputs.push(Output::Broadcast { bytes: wire.to_bytes(), is_proposal });
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod context;
 mod core;
+mod driver;
 mod wire;
 
 pub use context::{
@@ -18,4 +19,5 @@ pub use context::{
 pub use core::{
     BlockSource, ConsensusConfig, ConsensusCore, Fatal, Output, Rejection, TimerId, TimerKind,
 };
+pub use driver::{run_validator, Decision};
 pub use wire::WireMessage;

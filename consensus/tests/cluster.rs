@@ -118,7 +118,7 @@ impl Cluster {
     fn apply(&mut self, node: usize, outputs: Vec<Output>) {
         for output in outputs {
             match output {
-                Output::Broadcast(bytes) => {
+                Output::Broadcast { bytes, .. } => {
                     for to in 0..self.nodes.len() {
                         if to != node && !self.silent.contains(&node) {
                             self.push(
