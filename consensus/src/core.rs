@@ -105,6 +105,13 @@ pub enum Output {
         /// Whether it carries a block (and belongs on the bulk proposal channel).
         is_proposal: bool,
     },
+    /// Send these bytes (a [`crate::SyncMessage`]) on the sync channel to one peer, or to all.
+    SendSync {
+        /// The peer, or `None` for every peer.
+        to: Option<tandem_types::Address>,
+        /// The encoded message.
+        bytes: Vec<u8>,
+    },
     /// Arm a timer.
     ScheduleTimer {
         /// Which timer.
@@ -184,6 +191,7 @@ struct Handler<S> {
 pub struct ConsensusCore<S> {
     state: State<TandemContext>,
     handler: Handler<S>,
+    pub(crate) sync: crate::sync::SyncState,
     /// Proposals for the next height, held until this node gets there.
     early_proposals: Vec<Vec<u8>>,
 }
@@ -220,7 +228,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             follow_ups: VecDeque::new(),
             fatal: None,
         };
-        ConsensusCore { state, handler, early_proposals: Vec::new() }
+        ConsensusCore { state, handler, sync: Default::default(), early_proposals: Vec::new() }
     }
 
     /// The height being decided.
@@ -236,6 +244,26 @@ impl<S: BlockSource> ConsensusCore<S> {
     /// The executor (for reads: blocks, certificates, accounts).
     pub fn executor(&self) -> &Executor {
         &self.handler.executor
+    }
+
+    pub(crate) fn executor_mut(&mut self) -> &mut Executor {
+        &mut self.handler.executor
+    }
+
+    pub(crate) fn validator_set(&self) -> ConsensusValidatorSet {
+        self.handler.validators.clone()
+    }
+
+    /// Drops what belonged to the abandoned height and feeds `start`.
+    pub(crate) fn restart_at(
+        &mut self,
+        now_ms: u64,
+        start: Input<TandemContext>,
+    ) -> Result<Vec<Output>, Fatal> {
+        self.handler.executed.clear();
+        let next = self.handler.executor.head().height + 1;
+        self.handler.built.retain(|(height, _), _| *height >= next);
+        self.run(now_ms, start)
     }
 
     /// Starts consensus at the height after the executor's head.

@@ -27,6 +27,9 @@ pub struct Decision {
     pub tx_count: u32,
 }
 
+/// How often this node announces its height to its peers.
+const STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
@@ -42,6 +45,8 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
     let mut timers: BTreeMap<TimerId, Instant> = BTreeMap::new();
     let outputs = core.start(now_ms())?;
     execute(outputs, transport.as_ref(), &mut timers, &decisions);
+    let mut status = tokio::time::interval(STATUS_INTERVAL);
+    status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next_timer = timers.iter().min_by_key(|(_, at)| **at).map(|(timer, at)| (*timer, *at));
         let sleep_until = next_timer
@@ -54,12 +59,20 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
             }
             event = events.recv() => {
                 let Some(event) = event else { return Ok(core) };
-                if let NetworkEvent::Message { peer, channel: Channel::Consensus | Channel::Proposal, payload } = event {
-                    match core.on_message(now_ms(), &payload)? {
-                        Ok(outputs) => execute(outputs, transport.as_ref(), &mut timers, &decisions),
-                        Err(rejection) => debug!(%peer, %rejection, "consensus.message rejected"),
-                    }
+                let NetworkEvent::Message { peer, channel, payload } = event else { continue };
+                let result = match channel {
+                    Channel::Consensus | Channel::Proposal => core.on_message(now_ms(), &payload)?,
+                    Channel::Sync => core.on_sync_message(now_ms(), peer, &payload)?,
+                    Channel::Mempool => continue,
+                };
+                match result {
+                    Ok(outputs) => execute(outputs, transport.as_ref(), &mut timers, &decisions),
+                    Err(rejection) => debug!(%peer, %rejection, "consensus.message rejected"),
                 }
+            }
+            _ = status.tick() => {
+                let outputs = core.on_status_tick(now_ms());
+                execute(outputs, transport.as_ref(), &mut timers, &decisions);
             }
             () = tokio::time::sleep_until(sleep_until), if next_timer.is_some() => {
                 if let Some((timer, _)) = next_timer {
@@ -91,6 +104,12 @@ fn execute<T: Transport>(
                 timers.remove(&timer);
             }
             Output::CancelAllTimers => timers.clear(),
+            Output::SendSync { to: Some(peer), bytes } => {
+                let _ = transport.send(&peer, Channel::Sync, Bytes::from(bytes));
+            }
+            Output::SendSync { to: None, bytes } => {
+                transport.broadcast(Channel::Sync, Bytes::from(bytes));
+            }
             Output::Decided { height, round, block_hash, tx_count } => {
                 let _ = decisions.send(Decision { height, round, block_hash, tx_count });
             }

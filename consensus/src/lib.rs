@@ -9,6 +9,7 @@
 mod context;
 mod core;
 mod driver;
+mod sync;
 mod wire;
 
 pub use context::{
@@ -20,4 +21,5 @@ pub use core::{
     BlockSource, ConsensusConfig, ConsensusCore, Fatal, Output, Rejection, TimerId, TimerKind,
 };
 pub use driver::{run_validator, Decision};
+pub use sync::{SyncMessage, SYNC_BLOCKS_MAX, SYNC_BYTES_MAX};
 pub use wire::WireMessage;

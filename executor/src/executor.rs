@@ -18,6 +18,15 @@ use crate::tree::LiveTree;
 /// Encoded size of a block header plus the body's length prefix.
 const BLOCK_OVERHEAD_BYTES: usize = 8 * 3 + 32 * 4 + 4 + 4;
 
+/// Whether a commit waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// The block is on disk when the commit returns.
+    Immediate,
+    /// The block is on disk after the next immediate commit.
+    Deferred,
+}
+
 /// The result of executing a block on the current head, ready to commit.
 #[derive(Debug)]
 pub struct BlockOutcome {
@@ -199,6 +208,20 @@ impl Executor {
         certificate: &CommitCertificate,
         outcome: BlockOutcome,
     ) -> Result<(), ExecutorError> {
+        self.commit_with(block, certificate, outcome, Durability::Immediate)
+    }
+
+    /// [`Executor::commit`] with a choice of durability. `Deferred` skips the fsync: a crash
+    /// may lose the block (and every later deferred one) until the next `Immediate` commit,
+    /// which makes all earlier ones durable too. Only for blocks that can be fetched again,
+    /// such as blocks caught up from peers.
+    pub fn commit_with(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        outcome: BlockOutcome,
+        durability: Durability,
+    ) -> Result<(), ExecutorError> {
         let block_hash = block.hash();
         if outcome.block_hash != block_hash || outcome.parent_hash != self.head.block_hash {
             return Err(BlockError::StaleOutcome.into());
@@ -229,7 +252,7 @@ impl Executor {
             let key = Hash(key.0);
             outcome.changes.get(&key).or_else(|| self.accounts.get(&key)).map(encode)
         };
-        self.store.write_block(&write, &current)?;
+        self.store.write_block(&write, &current, durability)?;
         if let Some((_, batch)) = &outcome.tree {
             self.tree.apply(batch);
         }

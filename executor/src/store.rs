@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 use tandem_types::{decode, encode, Block, CommitCertificate, Hash, Height};
 
 use crate::error::StoreError;
+use crate::executor::Durability;
 use crate::ledger::Receipt;
 use crate::tree::{decode_node_record, node_key_bytes, NodeRecord};
 use crate::tx_index::{TxIndex, Watermark, TX_RUNS};
@@ -169,9 +170,13 @@ impl Store {
         &self,
         write: &BlockWrite<'_>,
         values: ValueSource<'_>,
+        durability: Durability,
     ) -> Result<(), StoreError> {
         let height = write.block.header.height;
-        let tx = self.db.begin_write()?;
+        let mut tx = self.db.begin_write()?;
+        if durability == Durability::Deferred {
+            tx.set_durability(redb::Durability::None).map_err(redb::Error::from)?;
+        }
         {
             tx.open_table(BLOCKS)?.insert(height, write.block.to_bytes().as_slice())?;
             tx.open_table(CERTIFICATES)?.insert(height, write.certificate.to_bytes().as_slice())?;

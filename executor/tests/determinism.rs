@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tandem_executor::{Executor, SignatureCheck};
+use tandem_executor::{Durability, Executor, SignatureCheck};
 use tandem_types::Hash;
 
 const HEIGHTS: u64 = 30;
@@ -76,4 +76,26 @@ fn stop_reopen_continue_matches_an_uninterrupted_run() {
             reference.store().block(h).expect("read")
         );
     }
+}
+
+#[test]
+fn deferred_commits_become_durable_with_the_next_immediate_one() {
+    let chain = chain(50, 1_000_000, 4);
+    let (_dir, reference, roots) = uninterrupted(&chain);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("d.redb");
+    {
+        let mut executor = Executor::open(&path, chain.genesis.clone()).expect("open");
+        for height in 1..=6u64 {
+            let block = reference.store().block(height).expect("read").expect("block");
+            let certificate =
+                reference.store().certificate(height).expect("read").expect("certificate");
+            let outcome = executor.execute(&block, SignatureCheck::Verify).expect("valid block");
+            let durability = if height == 6 { Durability::Immediate } else { Durability::Deferred };
+            executor.commit_with(&block, &certificate, outcome, durability).expect("commit");
+        }
+    }
+    let executor = Executor::open(&path, chain.genesis.clone()).expect("reopen");
+    assert_eq!(executor.head().height, 6);
+    assert_eq!(executor.head().state.state_root, roots[6]);
 }

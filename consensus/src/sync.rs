@@ -1,0 +1,234 @@
+//! Value sync: a node behind its peers fetches decided blocks with their certificates, checks
+//! each certificate against the validator set and each block by executing it, commits them,
+//! and rejoins consensus at the next height.
+//!
+//! Peers announce their committed height (`Status`) at least once a second. When a peer has
+//! committed the height this node is working on, the node asks it for a range; a response is
+//! committed block by block (deferring the fsync to the last block of each response, since
+//! synced blocks can always be fetched again) and the next range is asked for at once.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use malachitebft_core_consensus::Input;
+use malachitebft_core_types::VoteExtensionPolicy;
+use tandem_executor::{Durability, ExecutorError, SignatureCheck};
+use tandem_types::{decode, encode, Address, Block, CommitCertificate, DecodeError};
+use tracing::{debug, info};
+
+use crate::context::{BlockHeight, TandemContext};
+use crate::core::{BlockSource, ConsensusCore, Fatal, Output, Rejection};
+
+/// Most blocks served in one response.
+pub const SYNC_BLOCKS_MAX: u64 = 256;
+/// Most bytes of blocks served in one response.
+pub const SYNC_BYTES_MAX: usize = 8 << 20;
+/// A request unanswered for this long is given up and may go to another peer.
+const REQUEST_TIMEOUT_MS: u64 = 2_000;
+
+/// Sync messages, on the sync channel.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum SyncMessage {
+    /// The sender's last committed height.
+    Status {
+        /// Height.
+        height: u64,
+    },
+    /// Asks for decided blocks `from..=to`.
+    Request {
+        /// First height.
+        from: u64,
+        /// Last height.
+        to: u64,
+    },
+    /// Decided blocks with their certificates, in height order.
+    Blocks {
+        /// The blocks.
+        blocks: Vec<(Block, CommitCertificate)>,
+    },
+}
+
+impl SyncMessage {
+    /// The canonical encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes a message; rejects anything that is not a canonical encoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SyncMessage, DecodeError> {
+        decode("sync message", bytes)
+    }
+}
+
+/// What this node knows of its peers' progress.
+#[derive(Debug, Default)]
+pub(crate) struct SyncState {
+    peer_heights: std::collections::BTreeMap<Address, u64>,
+    /// The outstanding request: peer, last height asked, when.
+    in_flight: Option<(Address, u64, u64)>,
+}
+
+impl<S: BlockSource> ConsensusCore<S> {
+    /// Announces this node's committed height; call at least once a second.
+    pub fn on_status_tick(&mut self, now_ms: u64) -> Vec<Output> {
+        let height = self.executor().head().height;
+        let mut outputs =
+            vec![Output::SendSync { to: None, bytes: SyncMessage::Status { height }.to_bytes() }];
+        outputs.extend(self.request_if_behind(now_ms));
+        outputs
+    }
+
+    /// A sync message from `peer`.
+    pub fn on_sync_message(
+        &mut self,
+        now_ms: u64,
+        peer: Address,
+        bytes: &[u8],
+    ) -> Result<Result<Vec<Output>, Rejection>, Fatal> {
+        let message = match SyncMessage::from_bytes(bytes) {
+            Ok(message) => message,
+            Err(error) => return Ok(Err(Rejection::Malformed(error.to_string()))),
+        };
+        match message {
+            SyncMessage::Status { height } => {
+                self.sync.peer_heights.insert(peer, height);
+                Ok(Ok(self.request_if_behind(now_ms)))
+            }
+            SyncMessage::Request { from, to } => Ok(self.serve(peer, from, to)),
+            SyncMessage::Blocks { blocks } => self.apply_synced(now_ms, peer, blocks),
+        }
+    }
+
+    /// Asks the most advanced peer for the next range if it has decided the current height.
+    fn request_if_behind(&mut self, now_ms: u64) -> Vec<Output> {
+        if let Some((_, _, sent_ms)) = self.sync.in_flight {
+            if now_ms < sent_ms + REQUEST_TIMEOUT_MS {
+                return Vec::new();
+            }
+            self.sync.in_flight = None;
+        }
+        let current = self.height();
+        let Some((&peer, &height)) =
+            self.sync.peer_heights.iter().max_by_key(|(peer, height)| (**height, **peer))
+        else {
+            return Vec::new();
+        };
+        if height < current {
+            return Vec::new();
+        }
+        let to = height.min(current + SYNC_BLOCKS_MAX - 1);
+        self.sync.in_flight = Some((peer, to, now_ms));
+        debug!(%peer, from = current, to, "sync.request");
+        vec![Output::SendSync {
+            to: Some(peer),
+            bytes: SyncMessage::Request { from: current, to }.to_bytes(),
+        }]
+    }
+
+    /// Answers a request with the decided blocks this node has, within the limits.
+    fn serve(&self, peer: Address, from: u64, to: u64) -> Result<Vec<Output>, Rejection> {
+        let store = self.executor().store();
+        let last =
+            to.min(self.executor().head().height).min(from.saturating_add(SYNC_BLOCKS_MAX - 1));
+        let mut blocks = Vec::new();
+        let mut bytes = 0;
+        for height in from.max(1)..=last {
+            let (Ok(Some(block)), Ok(Some(certificate))) =
+                (store.block(height), store.certificate(height))
+            else {
+                break;
+            };
+            bytes += block.txs.iter().map(|tx| tx.encoded_len()).sum::<usize>() + 512;
+            blocks.push((block, certificate));
+            if bytes >= SYNC_BYTES_MAX {
+                break;
+            }
+        }
+        if blocks.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Output::SendSync {
+            to: Some(peer),
+            bytes: SyncMessage::Blocks { blocks }.to_bytes(),
+        }])
+    }
+
+    /// Verifies and commits synced blocks in order, then restarts consensus at the new height.
+    fn apply_synced(
+        &mut self,
+        now_ms: u64,
+        peer: Address,
+        blocks: Vec<(Block, CommitCertificate)>,
+    ) -> Result<Result<Vec<Output>, Rejection>, Fatal> {
+        if self.sync.in_flight.is_some_and(|(asked, _, _)| asked == peer) {
+            self.sync.in_flight = None;
+        }
+        let count = blocks.len();
+        let mut committed = 0;
+        let mut reports = Vec::new();
+        for (index, (block, certificate)) in blocks.into_iter().enumerate() {
+            let height = block.header.height;
+            if height < self.height() {
+                continue;
+            }
+            if height != self.height() {
+                break;
+            }
+            let durability =
+                if index + 1 == count { Durability::Immediate } else { Durability::Deferred };
+            if let Err(rejection) = self.commit_synced(&block, &certificate, durability)? {
+                return Ok(Err(rejection));
+            }
+            committed += 1;
+            reports.push(Output::Decided {
+                height,
+                round: certificate.round,
+                block_hash: certificate.block_hash,
+                tx_count: block.header.tx_count,
+            });
+        }
+        let mut outputs = reports;
+        if committed > 0 {
+            info!(%peer, committed, height = self.executor().head().height, "sync.caught up");
+            let next = BlockHeight(self.executor().head().height + 1);
+            let validators = self.validator_set();
+            let start = Input::<TandemContext>::StartHeight(
+                next,
+                validators,
+                false,
+                None,
+                VoteExtensionPolicy::Disabled,
+            );
+            outputs.extend(self.restart_at(now_ms, start)?);
+        }
+        outputs.extend(self.request_if_behind(now_ms));
+        Ok(Ok(outputs))
+    }
+
+    fn commit_synced(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        durability: Durability,
+    ) -> Result<Result<(), Rejection>, Fatal> {
+        let height = block.header.height;
+        let chain_id = self.executor().genesis().chain_id;
+        if let Err(error) =
+            certificate.verify(chain_id, height, &block.hash(), self.executor().validators())
+        {
+            return Ok(Err(Rejection::InvalidBlock(format!(
+                "certificate of height {height}: {error}"
+            ))));
+        }
+        let executor = self.executor_mut();
+        let outcome = match executor.execute(block, SignatureCheck::Verify) {
+            Ok(outcome) => outcome,
+            Err(ExecutorError::Block(error)) => {
+                return Ok(Err(Rejection::InvalidBlock(error.to_string())))
+            }
+            Err(error) => return Err(Fatal(error.to_string())),
+        };
+        executor
+            .commit_with(block, certificate, outcome, durability)
+            .map_err(|error| Fatal(error.to_string()))?;
+        Ok(Ok(()))
+    }
+}
