@@ -112,6 +112,19 @@ pub enum Output {
         /// The encoded message.
         bytes: Vec<u8>,
     },
+    /// Record this entry (a [`crate::WalEntry`]) in the write-ahead log for `height`; it must
+    /// be durable before any later broadcast or send leaves the node.
+    WalAppend {
+        /// The height being decided.
+        height: u64,
+        /// The encoded entry.
+        bytes: Vec<u8>,
+    },
+    /// The previous height is committed: empty the write-ahead log for `height`.
+    WalReset {
+        /// The height now being decided.
+        height: u64,
+    },
     /// Arm a timer.
     ScheduleTimer {
         /// Which timer.
@@ -185,6 +198,8 @@ struct Handler<S> {
     outputs: Vec<Output>,
     follow_ups: VecDeque<Input<TandemContext>>,
     fatal: Option<Fatal>,
+    /// Replaying the write-ahead log: its entries are already recorded.
+    replaying: bool,
 }
 
 /// One validator's consensus.
@@ -227,6 +242,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             outputs: Vec::new(),
             follow_ups: VecDeque::new(),
             fatal: None,
+            replaying: false,
         };
         ConsensusCore { state, handler, sync: Default::default(), early_proposals: Vec::new() }
     }
@@ -263,7 +279,59 @@ impl<S: BlockSource> ConsensusCore<S> {
         self.handler.executed.clear();
         let next = self.handler.executor.head().height + 1;
         self.handler.built.retain(|(height, _), _| *height >= next);
-        self.run(now_ms, start)
+        let mut outputs = vec![Output::WalReset { height: next }];
+        outputs.extend(self.run(now_ms, start)?);
+        Ok(outputs)
+    }
+
+    /// Starts consensus after a restart: replays the write-ahead log's entries for the height
+    /// after the executor's head (entries of other heights are stale and skipped), re-using the
+    /// votes and proposal this node recorded instead of signing new ones.
+    pub fn start_with_wal(
+        &mut self,
+        now_ms: u64,
+        entries: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Vec<Output>, Fatal> {
+        let height = self.handler.executor.head().height + 1;
+        let chain_id = self.handler.ctx.chain_id;
+        let mut inputs = Vec::new();
+        for (entry_height, bytes) in entries {
+            if entry_height != height {
+                continue;
+            }
+            let entry = crate::wal::WalEntry::from_bytes(&bytes)
+                .map_err(|error| Fatal(format!("write-ahead log: {error}")))?;
+            self.handler.prepare_replay(&entry);
+            inputs.extend(entry.to_input(chain_id));
+        }
+        if inputs.is_empty() {
+            return self.start(now_ms);
+        }
+        info!(height, entries = inputs.len(), "consensus.replaying write-ahead log");
+        let validators = self.handler.validators.clone();
+        let start = Input::StartHeight(
+            BlockHeight(height),
+            validators,
+            true,
+            None,
+            VoteExtensionPolicy::Disabled,
+        );
+        let mut outputs = self.run(now_ms, start)?;
+        self.state.index_wal_entries(inputs.iter());
+        self.handler.replaying = true;
+        let mut result = Ok(());
+        for input in inputs {
+            match self.run(now_ms, input) {
+                Ok(more) => outputs.extend(more),
+                Err(fatal) => {
+                    result = Err(fatal);
+                    break;
+                }
+            }
+        }
+        self.handler.replaying = false;
+        self.state.reset_entries_index();
+        result.map(|()| outputs)
     }
 
     /// Starts consensus at the height after the executor's head.
@@ -480,13 +548,17 @@ impl<S: BlockSource> Handler<S> {
             Effect::VerifyRoundCertificate(.., r) => {
                 r.resume_with(Err(CertificateError::VerificationError(None)))
             }
-            Effect::WalAppend(.., r) => r.resume_with(()),
+            Effect::WalAppend(height, input, r) => {
+                self.record(height.0, &input);
+                r.resume_with(())
+            }
             Effect::ExtendVote(.., r) => r.resume_with(None),
             Effect::VerifyVoteExtension(.., r) => r.resume_with(Ok(())),
             Effect::Finalize(certificate, _, _, r) => {
                 let next = certificate.height.0 + 1;
                 self.built.retain(|(height, _), _| *height >= next);
                 self.executed.clear();
+                self.outputs.push(Output::WalReset { height: next });
                 self.follow_ups.push_back(Input::StartHeight(
                     BlockHeight(next),
                     self.validators.clone(),
@@ -497,6 +569,16 @@ impl<S: BlockSource> Handler<S> {
                 r.resume_with(())
             }
         })
+    }
+
+    /// Asks the shell to log `input` if it belongs to the height being decided.
+    fn record(&mut self, height: u64, input: &Input<TandemContext>) {
+        if self.replaying || height != self.executor.head().height + 1 {
+            return;
+        }
+        if let Some(entry) = crate::wal::WalEntry::from_input(input) {
+            self.outputs.push(Output::WalAppend { height, bytes: entry.to_bytes() });
+        }
     }
 
     fn timer(&self, timeout: Timeout) -> Option<TimerId> {
@@ -523,6 +605,24 @@ impl<S: BlockSource> Handler<S> {
         if let Some(wire) = wire {
             let is_proposal = matches!(wire, WireMessage::Proposal { .. });
             self.outputs.push(Output::Broadcast { bytes: wire.to_bytes(), is_proposal });
+        }
+    }
+
+    /// Before a logged entry is replayed: execute its block, so that a decision on it can be
+    /// committed, and remember this node's own proposals, so that it proposes them again.
+    fn prepare_replay(&mut self, entry: &crate::wal::WalEntry) {
+        let Some(block) = entry.block() else { return };
+        let value = BlockValue::new(block.clone());
+        if let crate::wal::WalEntry::ProposedValue { height, round, proposer, .. } = entry {
+            if *proposer == self.key.address() {
+                self.built.insert((*height, *round), value.clone());
+            }
+        }
+        if self.executed.contains_key(&value.id()) {
+            return;
+        }
+        if let Ok(outcome) = self.executor.execute(block, SignatureCheck::Verify) {
+            self.executed.insert(value.id(), (value, outcome));
         }
     }
 

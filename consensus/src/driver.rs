@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::core::{BlockSource, ConsensusCore, Fatal, Output, TimerId};
+use crate::wal::FileWal;
 
 /// A decided height, reported to whoever watches the node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,21 +35,38 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-/// Runs a validator until `shutdown` turns true or the core hits a fatal error.
+/// The shell's side effects: where outputs go.
+struct Effects<'a, T> {
+    transport: &'a T,
+    wal: &'a mut FileWal,
+    timers: BTreeMap<TimerId, Instant>,
+    decisions: &'a mpsc::UnboundedSender<Decision>,
+}
+
+/// Runs a validator until `shutdown` turns true or the core hits a fatal error. The core
+/// first replays `wal` (entries of the height it is at), so a restart re-uses its votes.
 pub async fn run_validator<S: BlockSource, T: Transport>(
     mut core: ConsensusCore<S>,
     transport: Arc<T>,
     mut events: mpsc::Receiver<NetworkEvent>,
     mut shutdown: watch::Receiver<bool>,
     decisions: mpsc::UnboundedSender<Decision>,
+    mut wal: FileWal,
 ) -> Result<ConsensusCore<S>, Fatal> {
-    let mut timers: BTreeMap<TimerId, Instant> = BTreeMap::new();
-    let outputs = core.start(now_ms())?;
-    execute(outputs, transport.as_ref(), &mut timers, &decisions);
+    let entries = wal.entries().map_err(|error| Fatal(format!("write-ahead log: {error}")))?;
+    let mut effects = Effects {
+        transport: transport.as_ref(),
+        wal: &mut wal,
+        timers: BTreeMap::new(),
+        decisions: &decisions,
+    };
+    let outputs = core.start_with_wal(now_ms(), entries)?;
+    effects.execute(outputs)?;
     let mut status = tokio::time::interval(STATUS_INTERVAL);
     status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let next_timer = timers.iter().min_by_key(|(_, at)| **at).map(|(timer, at)| (*timer, *at));
+        let next_timer =
+            effects.timers.iter().min_by_key(|(_, at)| **at).map(|(timer, at)| (*timer, *at));
         let sleep_until = next_timer
             .map_or_else(|| Instant::now() + std::time::Duration::from_secs(3600), |(_, at)| at);
         tokio::select! {
@@ -66,53 +84,63 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
                     Channel::Mempool => continue,
                 };
                 match result {
-                    Ok(outputs) => execute(outputs, transport.as_ref(), &mut timers, &decisions),
+                    Ok(outputs) => effects.execute(outputs)?,
                     Err(rejection) => debug!(%peer, %rejection, "consensus.message rejected"),
                 }
             }
             _ = status.tick() => {
                 let outputs = core.on_status_tick(now_ms());
-                execute(outputs, transport.as_ref(), &mut timers, &decisions);
+                effects.execute(outputs)?;
             }
             () = tokio::time::sleep_until(sleep_until), if next_timer.is_some() => {
                 if let Some((timer, _)) = next_timer {
-                    timers.remove(&timer);
+                    effects.timers.remove(&timer);
                     let outputs = core.on_timeout(now_ms(), timer)?;
-                    execute(outputs, transport.as_ref(), &mut timers, &decisions);
+                    effects.execute(outputs)?;
                 }
             }
         }
     }
 }
 
-fn execute<T: Transport>(
-    outputs: Vec<Output>,
-    transport: &T,
-    timers: &mut BTreeMap<TimerId, Instant>,
-    decisions: &mpsc::UnboundedSender<Decision>,
-) {
-    for output in outputs {
-        match output {
-            Output::Broadcast { bytes, is_proposal } => {
-                let channel = if is_proposal { Channel::Proposal } else { Channel::Consensus };
-                transport.broadcast(channel, Bytes::from(bytes));
+impl<T: Transport> Effects<'_, T> {
+    /// Carries out the core's outputs in order. Log appends are made durable before anything
+    /// that follows them leaves the node.
+    fn execute(&mut self, outputs: Vec<Output>) -> Result<(), Fatal> {
+        let wal_error = |error: std::io::Error| Fatal(format!("write-ahead log: {error}"));
+        for output in outputs {
+            if matches!(output, Output::Broadcast { .. } | Output::SendSync { .. })
+                && self.wal.is_dirty()
+            {
+                self.wal.sync().map_err(wal_error)?;
             }
-            Output::ScheduleTimer { timer, after } => {
-                timers.insert(timer, Instant::now() + after);
-            }
-            Output::CancelTimer(timer) => {
-                timers.remove(&timer);
-            }
-            Output::CancelAllTimers => timers.clear(),
-            Output::SendSync { to: Some(peer), bytes } => {
-                let _ = transport.send(&peer, Channel::Sync, Bytes::from(bytes));
-            }
-            Output::SendSync { to: None, bytes } => {
-                transport.broadcast(Channel::Sync, Bytes::from(bytes));
-            }
-            Output::Decided { height, round, block_hash, tx_count } => {
-                let _ = decisions.send(Decision { height, round, block_hash, tx_count });
+            match output {
+                Output::Broadcast { bytes, is_proposal } => {
+                    let channel = if is_proposal { Channel::Proposal } else { Channel::Consensus };
+                    self.transport.broadcast(channel, Bytes::from(bytes));
+                }
+                Output::SendSync { to: Some(peer), bytes } => {
+                    let _ = self.transport.send(&peer, Channel::Sync, Bytes::from(bytes));
+                }
+                Output::SendSync { to: None, bytes } => {
+                    self.transport.broadcast(Channel::Sync, Bytes::from(bytes));
+                }
+                Output::WalAppend { height, bytes } => {
+                    self.wal.append(height, &bytes).map_err(wal_error)?
+                }
+                Output::WalReset { .. } => self.wal.reset().map_err(wal_error)?,
+                Output::ScheduleTimer { timer, after } => {
+                    self.timers.insert(timer, Instant::now() + after);
+                }
+                Output::CancelTimer(timer) => {
+                    self.timers.remove(&timer);
+                }
+                Output::CancelAllTimers => self.timers.clear(),
+                Output::Decided { height, round, block_hash, tx_count } => {
+                    let _ = self.decisions.send(Decision { height, round, block_hash, tx_count });
+                }
             }
         }
+        Ok(())
     }
 }

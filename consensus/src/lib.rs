@@ -10,6 +10,7 @@ mod context;
 mod core;
 mod driver;
 mod sync;
+mod wal;
 mod wire;
 
 pub use context::{
@@ -22,4 +23,5 @@ pub use core::{
 };
 pub use driver::{run_validator, Decision};
 pub use sync::{SyncMessage, SYNC_BLOCKS_MAX, SYNC_BYTES_MAX};
+pub use wal::{FileWal, WalEntry};
 pub use wire::WireMessage;

@@ -136,7 +136,7 @@ impl Cluster {
                     self.armed[node].remove(&timer);
                 }
                 Output::CancelAllTimers => self.armed[node].clear(),
-                Output::SendSync { .. } => {}
+                Output::SendSync { .. } | Output::WalAppend { .. } | Output::WalReset { .. } => {}
                 Output::Decided { height, round, .. } => self.decided[node].push((height, round)),
             }
         }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_consensus::{run_validator, BlockSource, ConsensusConfig, ConsensusCore, Decision};
+use tandem_consensus::{
+    run_validator, BlockSource, ConsensusConfig, ConsensusCore, Decision, FileWal,
+};
 use tandem_executor::Executor;
 use tandem_network::{NetworkConfig, PeerAddress, PeerSet, QuicNetwork};
 use tandem_types::{
@@ -106,6 +108,7 @@ impl Cluster {
         let executor = Executor::open(&self.store(index), self.genesis.clone()).expect("store");
         self.heights[index] = executor.head().height;
         let core = ConsensusCore::new(executor, k, Empty, &ConsensusConfig::default());
+        let wal = FileWal::open(&self.dir.path().join(format!("node{index}.wal"))).expect("wal");
         let (decisions, mut node_decisions) = mpsc::unbounded_channel();
         let forward = self.decided_tx.clone();
         tokio::spawn(async move {
@@ -119,7 +122,8 @@ impl Cluster {
         self.stops[index] = Some(stop);
         self.tasks[index] = Some(tokio::spawn(async move {
             let network = Arc::new(network);
-            let result = run_validator(core, network.clone(), events, stopped, decisions).await;
+            let result =
+                run_validator(core, network.clone(), events, stopped, decisions, wal).await;
             let network = Arc::try_unwrap(network)
                 .unwrap_or_else(|_| panic!("the driver holds no other handle"));
             (network, result.err().map(|fatal| fatal.to_string()))
