@@ -1,11 +1,14 @@
 //! Four validators' cores in one thread, messages delivered through an in-memory queue with
-//! virtual time: they decide the same blocks, with valid certificates, and keep deciding when
-//! one validator is silent.
+//! virtual time: they decide the same blocks, with valid certificates, keep deciding when one
+//! validator is silent, and never sign two different votes for one step when validators crash
+//! at any point of their output stream (losing their unsynced log entries) and restart.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
-use tandem_consensus::{BlockSource, ConsensusConfig, ConsensusCore, Output, TimerId};
+use std::collections::BTreeMap;
+
+use tandem_consensus::{BlockSource, ConsensusConfig, ConsensusCore, Output, TimerId, WireMessage};
 use tandem_executor::Executor;
 use tandem_types::{
     sha256, Action, ChainParams, Genesis, GenesisAccount, GenesisValidator, L1Address, SecretKey,
@@ -38,14 +41,61 @@ impl BlockSource for Script {
     }
 }
 
+fn open_core(
+    dir: &tempfile::TempDir,
+    genesis: &Genesis,
+    index: usize,
+    key_: &SecretKey,
+) -> ConsensusCore<Script> {
+    let executor = Executor::open(&dir.path().join(format!("node{index}.redb")), genesis.clone())
+        .expect("open");
+    ConsensusCore::new(
+        executor,
+        key_.clone(),
+        Script { sender: key("account", 0) },
+        &ConsensusConfig::default(),
+    )
+}
+
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     Deliver { to: usize, bytes: Vec<u8> },
+    Sync { to: usize, from: usize, bytes: Vec<u8> },
     Timer { node: usize, timer: TimerId },
+    StatusTick { node: usize },
+}
+
+const STATUS_INTERVAL_MS: u64 = 500;
+
+/// A write-ahead log in memory: appends stay pending until a sync; a crash loses them.
+#[derive(Default)]
+struct MemoryWal {
+    synced: Vec<(u64, Vec<u8>)>,
+    pending: Vec<(u64, Vec<u8>)>,
+}
+
+/// A small deterministic generator (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
 }
 
 struct Cluster {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    genesis: Genesis,
+    keys: Vec<SecretKey>,
+    wals: Vec<MemoryWal>,
+    /// Every vote each validator sent: (validator, height, round, kind) → block voted for.
+    votes: BTreeMap<(usize, u64, u32, u8), Option<tandem_types::Hash>>,
+    /// Crash injection: the generator and the chance per output batch, in thousandths.
+    crashes: Option<(Rng, u64)>,
+    crash_count: usize,
     nodes: Vec<ConsensusCore<Script>>,
     armed: Vec<BTreeSet<TimerId>>,
     queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
@@ -85,21 +135,17 @@ impl Cluster {
         let nodes = validator_keys
             .iter()
             .enumerate()
-            .map(|(i, k)| {
-                let executor =
-                    Executor::open(&dir.path().join(format!("node{i}.redb")), genesis.clone())
-                        .expect("open");
-                ConsensusCore::new(
-                    executor,
-                    k.clone(),
-                    Script { sender: key("account", 0) },
-                    &ConsensusConfig::default(),
-                )
-            })
+            .map(|(i, k)| open_core(&dir, &genesis, i, k))
             .collect();
         let n = validators as usize;
         Cluster {
-            _dir: dir,
+            dir,
+            genesis,
+            keys: validator_keys,
+            wals: (0..n).map(|_| MemoryWal::default()).collect(),
+            votes: BTreeMap::new(),
+            crashes: None,
+            crash_count: 0,
             nodes,
             armed: vec![BTreeSet::new(); n],
             queue: BinaryHeap::new(),
@@ -116,9 +162,26 @@ impl Cluster {
     }
 
     fn apply(&mut self, node: usize, outputs: Vec<Output>) {
-        for output in outputs {
+        let crash_at = match &mut self.crashes {
+            Some((rng, per_mille)) => {
+                let crash = rng.below(1000) < *per_mille;
+                let position = rng.below(outputs.len() as u64 + 1) as usize;
+                crash.then_some(position)
+            }
+            None => None,
+        };
+        for (index, output) in outputs.into_iter().enumerate() {
+            if crash_at == Some(index) {
+                self.crash_and_restart(node);
+                return;
+            }
+            if matches!(output, Output::Broadcast { .. } | Output::SendSync { .. }) {
+                let pending = std::mem::take(&mut self.wals[node].pending);
+                self.wals[node].synced.extend(pending);
+            }
             match output {
                 Output::Broadcast { bytes, .. } => {
+                    self.record_vote(node, &bytes);
                     for to in 0..self.nodes.len() {
                         if to != node && !self.silent.contains(&node) {
                             self.push(
@@ -136,16 +199,68 @@ impl Cluster {
                     self.armed[node].remove(&timer);
                 }
                 Output::CancelAllTimers => self.armed[node].clear(),
-                Output::SendSync { .. } | Output::WalAppend { .. } | Output::WalReset { .. } => {}
+                Output::SendSync { to, bytes } => {
+                    let targets: Vec<usize> = match to {
+                        Some(peer) => {
+                            self.keys.iter().position(|k| k.address() == peer).into_iter().collect()
+                        }
+                        None => (0..self.nodes.len()).filter(|&n| n != node).collect(),
+                    };
+                    for to in targets {
+                        if !self.silent.contains(&node) {
+                            self.push(
+                                self.now_ms + LATENCY_MS,
+                                Event::Sync { to, from: node, bytes: bytes.clone() },
+                            );
+                        }
+                    }
+                }
+                Output::WalAppend { height, bytes } => {
+                    self.wals[node].pending.push((height, bytes))
+                }
+                Output::WalReset { .. } => self.wals[node] = MemoryWal::default(),
                 Output::Decided { height, round, .. } => self.decided[node].push((height, round)),
             }
         }
+    }
+
+    /// Checks that `node` never sends two different votes for one step, then records it.
+    fn record_vote(&mut self, node: usize, bytes: &[u8]) {
+        let Ok(WireMessage::Vote { vote, .. }) = WireMessage::from_bytes(bytes) else { return };
+        let step = (node, vote.height, vote.round, vote.kind as u8);
+        match self.votes.get(&step) {
+            Some(earlier) => {
+                assert_eq!(*earlier, vote.block_hash, "validator {node} equivocated at {step:?}")
+            }
+            None => {
+                self.votes.insert(step, vote.block_hash);
+            }
+        }
+    }
+
+    /// The node crashes (its unsynced log entries and its timers are lost) and starts again
+    /// from its store and its log.
+    fn crash_and_restart(&mut self, node: usize) {
+        self.crash_count += 1;
+        self.wals[node].pending.clear();
+        self.armed[node].clear();
+        // Close the store before opening it again, as a restarted process would.
+        let placeholder_dir = tempfile::tempdir().expect("tempdir");
+        let placeholder = open_core(&placeholder_dir, &self.genesis, node, &self.keys[node]);
+        drop(std::mem::replace(&mut self.nodes[node], placeholder));
+        self.nodes[node] = open_core(&self.dir, &self.genesis, node, &self.keys[node]);
+        let entries = self.wals[node].synced.clone();
+        let outputs = self.nodes[node].start_with_wal(self.now_ms, entries).expect("restart");
+        let crashes = self.crashes.take();
+        self.apply(node, outputs);
+        self.crashes = crashes;
     }
 
     fn start(&mut self) {
         for node in 0..self.nodes.len() {
             let outputs = self.nodes[node].start(0).expect("start");
             self.apply(node, outputs);
+            self.push(STATUS_INTERVAL_MS, Event::StatusTick { node });
         }
     }
 
@@ -164,6 +279,24 @@ impl Cluster {
                     let outputs = self.nodes[to].on_message(at, &bytes).expect("no fatal error");
                     if let Ok(outputs) = outputs {
                         self.apply(to, outputs);
+                    }
+                }
+                Event::Sync { to, from, bytes } => {
+                    if self.silent.contains(&to) {
+                        continue;
+                    }
+                    let peer = self.keys[from].address();
+                    let outputs =
+                        self.nodes[to].on_sync_message(at, peer, &bytes).expect("no fatal error");
+                    if let Ok(outputs) = outputs {
+                        self.apply(to, outputs);
+                    }
+                }
+                Event::StatusTick { node } => {
+                    self.push(at + STATUS_INTERVAL_MS, Event::StatusTick { node });
+                    if !self.silent.contains(&node) {
+                        let outputs = self.nodes[node].on_status_tick(at);
+                        self.apply(node, outputs);
                     }
                 }
                 Event::Timer { node, timer } => {
@@ -250,4 +383,23 @@ fn a_silent_validator_costs_rounds_not_safety() {
     cluster.assert_agreement(20);
     let later_rounds = cluster.decided[0].iter().filter(|(_, round)| *round > 0).count();
     assert!(later_rounds > 0, "heights whose proposer was silent needed another round");
+}
+
+#[test]
+fn crashes_at_any_output_never_make_a_validator_equivocate() {
+    for seed in 1..=8u64 {
+        let mut cluster = Cluster::new(4);
+        cluster.crashes = Some((Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)), 10));
+        cluster.start();
+        cluster.run_until(25, 300_000);
+        for (n, node) in cluster.nodes.iter().enumerate() {
+            assert!(
+                node.executor().head().height >= 25,
+                "seed {seed}: node {n} at {}",
+                node.executor().head().height
+            );
+        }
+        cluster.assert_agreement(25);
+        assert!(cluster.crash_count > 0, "seed {seed} crashed no validator");
+    }
 }
