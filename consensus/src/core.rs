@@ -202,6 +202,15 @@ struct Handler<S> {
     replaying: bool,
 }
 
+/// How much of the power a set of votes must hold.
+#[derive(Clone, Copy)]
+enum Threshold {
+    /// More than 2/3.
+    Quorum,
+    /// More than 1/3.
+    Honest,
+}
+
 /// One validator's consensus.
 pub struct ConsensusCore<S> {
     state: State<TandemContext>,
@@ -403,6 +412,26 @@ impl<S: BlockSource> ConsensusCore<S> {
                 let vote = crate::context::ConsensusVote::from_protocol(&vote);
                 Ok(Some(Input::Vote(SignedMessage::new(vote, signature))))
             }
+            WireMessage::Certificate { kind, height, round, votes } => {
+                if height != current {
+                    return Err(Rejection::WrongHeight { found: height, current });
+                }
+                if votes.len() > self.handler.validators_len()
+                    || votes.iter().any(|(v, _)| v.chain_id != self.handler.ctx.chain_id)
+                {
+                    return Err(Rejection::Malformed("certificate votes".into()));
+                }
+                let input = match kind {
+                    crate::wire::CertificateKind::Polka => {
+                        crate::wire::to_polka(height, round, &votes).map(Input::PolkaCertificate)
+                    }
+                    _ => crate::wire::to_round(kind, height, round, &votes)
+                        .map(Input::RoundCertificate),
+                };
+                input
+                    .map(Some)
+                    .ok_or_else(|| Rejection::Malformed("inconsistent certificate votes".into()))
+            }
             WireMessage::Proposal { height, round, pol_round, proposer, block, signature } => {
                 if height == current + 1 {
                     if self.early_proposals.len() < 64 {
@@ -501,8 +530,15 @@ impl<S: BlockSource> Handler<S> {
                 r.resume_with(())
             }
             Effect::PublishLivenessMsg(message, r) => {
-                if let malachitebft_core_consensus::LivenessMsg::Vote(vote) = message {
-                    self.publish(&SignedConsensusMsg::Vote(vote));
+                use malachitebft_core_consensus::LivenessMsg;
+                match message {
+                    LivenessMsg::Vote(vote) => self.publish(&SignedConsensusMsg::Vote(vote)),
+                    LivenessMsg::PolkaCertificate(certificate) => {
+                        self.publish_wire(crate::wire::from_polka(&self.ctx, &certificate))
+                    }
+                    LivenessMsg::SkipRoundCertificate(certificate) => {
+                        self.publish_wire(crate::wire::from_round(&self.ctx, &certificate))
+                    }
                 }
                 r.resume_with(())
             }
@@ -510,7 +546,10 @@ impl<S: BlockSource> Handler<S> {
                 self.publish(&SignedConsensusMsg::Vote(vote));
                 r.resume_with(())
             }
-            Effect::RepublishRoundCertificate(_, r) => r.resume_with(()),
+            Effect::RepublishRoundCertificate(certificate, r) => {
+                self.publish_wire(crate::wire::from_round(&self.ctx, &certificate));
+                r.resume_with(())
+            }
             Effect::GetValue(height, round, _timeout, r) => {
                 self.propose(height, round);
                 r.resume_with(())
@@ -541,12 +580,17 @@ impl<S: BlockSource> Handler<S> {
             Effect::VerifyExtendedCommitCertificate(certificate, _, _, _, r) => {
                 r.resume_with(self.verify_certificate(&certificate.trim_vote_extensions()))
             }
-            // This node neither sends nor accepts polka and round certificates.
-            Effect::VerifyPolkaCertificate(.., r) => {
-                r.resume_with(Err(CertificateError::VerificationError(None)))
+            Effect::VerifyPolkaCertificate(certificate, _, _, r) => {
+                let votes: Vec<_> = certificate.votes(&self.ctx).collect();
+                r.resume_with(self.verify_votes(&votes, Threshold::Quorum))
             }
-            Effect::VerifyRoundCertificate(.., r) => {
-                r.resume_with(Err(CertificateError::VerificationError(None)))
+            Effect::VerifyRoundCertificate(certificate, _, _, r) => {
+                let threshold = match certificate.cert_type {
+                    malachitebft_core_types::RoundCertificateType::Skip => Threshold::Honest,
+                    malachitebft_core_types::RoundCertificateType::Precommit => Threshold::Quorum,
+                };
+                let votes: Vec<_> = certificate.votes(&self.ctx).collect();
+                r.resume_with(self.verify_votes(&votes, threshold))
             }
             Effect::WalAppend(height, input, r) => {
                 self.record(height.0, &input);
@@ -571,12 +615,16 @@ impl<S: BlockSource> Handler<S> {
         })
     }
 
+    fn validators_len(&self) -> usize {
+        self.executor.validators().len()
+    }
+
     /// Asks the shell to log `input` if it belongs to the height being decided.
     fn record(&mut self, height: u64, input: &Input<TandemContext>) {
         if self.replaying || height != self.executor.head().height + 1 {
             return;
         }
-        if let Some(entry) = crate::wal::WalEntry::from_input(input) {
+        if let Some(entry) = crate::wal::WalEntry::from_input(self.ctx.chain_id, input) {
             self.outputs.push(Output::WalAppend { height, bytes: entry.to_bytes() });
         }
     }
@@ -595,6 +643,47 @@ impl<S: BlockSource> Handler<S> {
             round: timeout.round.as_u32()?,
             kind,
         })
+    }
+
+    fn publish_wire(&mut self, wire: Option<WireMessage>) {
+        if let Some(wire) = wire {
+            self.outputs.push(Output::Broadcast { bytes: wire.to_bytes(), is_proposal: false });
+        }
+    }
+
+    /// Checks signed votes as a certificate: distinct validators with valid signatures must
+    /// hold more than the threshold of the power.
+    #[allow(clippy::result_large_err)]
+    fn verify_votes(
+        &self,
+        votes: &[SignedMessage<TandemContext, crate::context::ConsensusVote>],
+        threshold: Threshold,
+    ) -> Result<(), CertificateError<TandemContext>> {
+        let mut counted = std::collections::BTreeSet::new();
+        let mut signed = 0u64;
+        for vote in votes {
+            let Some(protocol) = vote.message.to_protocol() else { continue };
+            let Some(power) = self.executor.validators().power_of(&protocol.validator) else {
+                continue;
+            };
+            if protocol.chain_id == self.ctx.chain_id
+                && !counted.contains(&protocol.validator)
+                && protocol.verify(&vote.signature).is_ok()
+            {
+                counted.insert(protocol.validator);
+                signed += power;
+            }
+        }
+        let total = self.executor.validators().total_power();
+        let enough = match threshold {
+            Threshold::Quorum => u128::from(signed) * 3 > u128::from(total) * 2,
+            Threshold::Honest => u128::from(signed) * 3 > u128::from(total),
+        };
+        if enough {
+            Ok(())
+        } else {
+            Err(CertificateError::NotEnoughVotingPower { signed, total, expected: total })
+        }
     }
 
     fn publish(&mut self, message: &SignedConsensusMsg<TandemContext>) {

@@ -61,6 +61,17 @@ pub enum WalEntry {
         /// Whether it came from sync.
         from_sync: bool,
     },
+    /// Votes forming a polka or round certificate.
+    Certificate {
+        /// What they certify.
+        kind: crate::wire::CertificateKind,
+        /// Height.
+        height: u64,
+        /// Round.
+        round: u32,
+        /// The signed votes.
+        votes: Vec<(Vote, Signature)>,
+    },
     /// An elapsed timeout.
     Timeout {
         /// Round.
@@ -76,7 +87,7 @@ fn round_option(round: Round) -> Option<u32> {
 
 impl WalEntry {
     /// The entry recording `input`, if it is one the log keeps.
-    pub(crate) fn from_input(input: &Input<TandemContext>) -> Option<WalEntry> {
+    pub(crate) fn from_input(chain_id: u64, input: &Input<TandemContext>) -> Option<WalEntry> {
         Some(match input {
             Input::Vote(vote) => {
                 WalEntry::Vote { vote: vote.message.to_protocol()?, signature: vote.signature }
@@ -111,6 +122,14 @@ impl WalEntry {
                     TimeoutKind::FinalizeHeight(_) => return None,
                 },
             },
+            Input::PolkaCertificate(certificate) => {
+                let ctx = TandemContext { chain_id };
+                return Some(certificate_entry(crate::wire::from_polka(&ctx, certificate)?));
+            }
+            Input::RoundCertificate(certificate) => {
+                let ctx = TandemContext { chain_id };
+                return Some(certificate_entry(crate::wire::from_round(&ctx, certificate)?));
+            }
             _ => return None,
         })
     }
@@ -152,6 +171,12 @@ impl WalEntry {
                 let origin = if *from_sync { ValueOrigin::Sync } else { ValueOrigin::Consensus };
                 Input::ProposedValue(value, origin)
             }
+            WalEntry::Certificate { kind, height, round, votes } => match kind {
+                crate::wire::CertificateKind::Polka => {
+                    Input::PolkaCertificate(crate::wire::to_polka(*height, *round, votes)?)
+                }
+                _ => Input::RoundCertificate(crate::wire::to_round(*kind, *height, *round, votes)?),
+            },
             WalEntry::Timeout { round, kind } => {
                 let kind = match kind {
                     0 => TimeoutKind::Propose,
@@ -253,5 +278,14 @@ impl FileWal {
             rest = &rest[8 + length..];
         }
         Ok(entries)
+    }
+}
+
+fn certificate_entry(wire: crate::wire::WireMessage) -> WalEntry {
+    match wire {
+        crate::wire::WireMessage::Certificate { kind, height, round, votes } => {
+            WalEntry::Certificate { kind, height, round, votes }
+        }
+        _ => unreachable!("certificates convert to certificate messages"),
     }
 }

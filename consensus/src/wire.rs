@@ -1,12 +1,26 @@
 //! The consensus messages nodes exchange, in Borsh.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use malachitebft_core_types::{Round, SignedMessage};
+use malachitebft_core_types::{
+    NilOrVal, PolkaCertificate, Round, RoundCertificate, RoundCertificateType, RoundSignature,
+    SignedMessage, Vote as _,
+};
 use tandem_types::{decode, encode, Address, Block, DecodeError, Signature, Vote};
 
 use crate::context::{
     BlockHeight, BlockProposal, BlockValue, ConsensusVote, TandemContext, ValidatorAddress,
 };
+
+/// Which certificate a list of votes forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum CertificateKind {
+    /// More than 2/3 of prevotes for one block in one round (a proof of lock).
+    Polka,
+    /// Votes of more than 1/3 of the power in a later round: skip to it.
+    SkipRound,
+    /// Precommits of more than 2/3 of the power in a round, for any values: move on.
+    PrecommitRound,
+}
 
 /// A signed vote or proposal as sent between validators.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -32,6 +46,17 @@ pub enum WireMessage {
         block: Block,
         /// The proposer's signature over the proposal's signing bytes.
         signature: Signature,
+    },
+    /// Votes forming a certificate, sent so that a validator that missed them can catch up.
+    Certificate {
+        /// What they certify.
+        kind: CertificateKind,
+        /// Height.
+        height: u64,
+        /// Round.
+        round: u32,
+        /// The signed votes.
+        votes: Vec<(Vote, Signature)>,
     },
 }
 
@@ -84,4 +109,97 @@ pub(crate) fn proposal_from_wire(
         pol_round: pol_round.map_or(Round::Nil, Round::new),
         proposer: ValidatorAddress(proposer),
     }
+}
+
+fn protocol_votes(
+    votes: impl Iterator<Item = SignedMessage<TandemContext, ConsensusVote>>,
+) -> Vec<(Vote, Signature)> {
+    votes.filter_map(|vote| Some((vote.message.to_protocol()?, vote.signature))).collect()
+}
+
+fn signed_votes(votes: &[(Vote, Signature)]) -> Vec<SignedMessage<TandemContext, ConsensusVote>> {
+    votes
+        .iter()
+        .map(|(vote, signature)| SignedMessage::new(ConsensusVote::from_protocol(vote), *signature))
+        .collect()
+}
+
+/// The wire form of a polka certificate.
+pub(crate) fn from_polka(
+    ctx: &TandemContext,
+    certificate: &PolkaCertificate<TandemContext>,
+) -> Option<WireMessage> {
+    Some(WireMessage::Certificate {
+        kind: CertificateKind::Polka,
+        height: certificate.height.0,
+        round: certificate.round.as_u32()?,
+        votes: protocol_votes(certificate.votes(ctx)),
+    })
+}
+
+/// The wire form of a round certificate.
+pub(crate) fn from_round(
+    ctx: &TandemContext,
+    certificate: &RoundCertificate<TandemContext>,
+) -> Option<WireMessage> {
+    let kind = match certificate.cert_type {
+        RoundCertificateType::Skip => CertificateKind::SkipRound,
+        RoundCertificateType::Precommit => CertificateKind::PrecommitRound,
+    };
+    Some(WireMessage::Certificate {
+        kind,
+        height: certificate.height.0,
+        round: certificate.round.as_u32()?,
+        votes: protocol_votes(certificate.votes(ctx)),
+    })
+}
+
+/// A polka certificate from its votes: they must all be prevotes for one block.
+pub(crate) fn to_polka(
+    height: u64,
+    round: u32,
+    votes: &[(Vote, Signature)],
+) -> Option<PolkaCertificate<TandemContext>> {
+    let signed = signed_votes(votes);
+    let value = match signed.first()?.message.value() {
+        NilOrVal::Val(id) => *id,
+        NilOrVal::Nil => return None,
+    };
+    let certificate = PolkaCertificate::new(BlockHeight(height), Round::new(round), value, signed);
+    (certificate.polka_signatures.len() == votes.len()).then_some(certificate)
+}
+
+/// A round certificate from its votes.
+pub(crate) fn to_round(
+    kind: CertificateKind,
+    height: u64,
+    round: u32,
+    votes: &[(Vote, Signature)],
+) -> Option<RoundCertificate<TandemContext>> {
+    let cert_type = match kind {
+        CertificateKind::SkipRound => RoundCertificateType::Skip,
+        CertificateKind::PrecommitRound => RoundCertificateType::Precommit,
+        CertificateKind::Polka => return None,
+    };
+    let round_signatures = signed_votes(votes)
+        .into_iter()
+        .filter(|vote| {
+            vote.message.height() == BlockHeight(height)
+                && vote.message.round() == Round::new(round)
+        })
+        .map(|vote| {
+            RoundSignature::new(
+                vote.message.vote_type(),
+                *vote.message.value(),
+                *vote.message.validator_address(),
+                vote.signature,
+            )
+        })
+        .collect::<Vec<_>>();
+    (round_signatures.len() == votes.len()).then_some(RoundCertificate {
+        height: BlockHeight(height),
+        round: Round::new(round),
+        cert_type,
+        round_signatures,
+    })
 }
