@@ -17,3 +17,6 @@ echo "== cargo clippy"
 cargo clippy --locked -j "$jobs" --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked -j "$jobs" --workspace
+echo "== simulation seeds"
+cargo run --locked -q -j "$jobs" -p tandem-testnet --bin simulate -- --seeds 200 --seed-start 1 --validators 4
+cargo run --locked -q -j "$jobs" -p tandem-testnet --bin simulate -- --seeds 50 --seed-start 1 --validators 7
