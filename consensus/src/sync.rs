@@ -23,6 +23,8 @@ pub const SYNC_BLOCKS_MAX: u64 = 256;
 pub const SYNC_BYTES_MAX: usize = 8 << 20;
 /// A request unanswered for this long is given up and may go to another peer.
 const REQUEST_TIMEOUT_MS: u64 = 2_000;
+/// Ranges asked for ahead, so that the next response is on its way while one is applied.
+const REQUESTS_IN_FLIGHT: usize = 2;
 
 /// Sync messages, on the sync channel.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -62,8 +64,8 @@ impl SyncMessage {
 #[derive(Debug, Default)]
 pub(crate) struct SyncState {
     peer_heights: std::collections::BTreeMap<Address, u64>,
-    /// The outstanding request: peer, last height asked, when.
-    in_flight: Option<(Address, u64, u64)>,
+    /// Outstanding requests, oldest first: peer, last height asked, when.
+    in_flight: std::collections::VecDeque<(Address, u64, u64)>,
 }
 
 impl<S: BlockSource> ConsensusCore<S> {
@@ -99,11 +101,13 @@ impl<S: BlockSource> ConsensusCore<S> {
 
     /// Asks the most advanced peer for the next range if it has decided the current height.
     fn request_if_behind(&mut self, now_ms: u64) -> Vec<Output> {
-        if let Some((_, _, sent_ms)) = self.sync.in_flight {
-            if now_ms < sent_ms + REQUEST_TIMEOUT_MS {
-                return Vec::new();
-            }
-            self.sync.in_flight = None;
+        if self
+            .sync
+            .in_flight
+            .front()
+            .is_some_and(|(_, _, sent_ms)| now_ms >= sent_ms + REQUEST_TIMEOUT_MS)
+        {
+            self.sync.in_flight.clear();
         }
         let current = self.height();
         let Some((&peer, &height)) =
@@ -111,16 +115,19 @@ impl<S: BlockSource> ConsensusCore<S> {
         else {
             return Vec::new();
         };
-        if height < current {
-            return Vec::new();
+        let mut outputs = Vec::new();
+        let mut from = self.sync.in_flight.back().map_or(current, |(_, to, _)| to + 1).max(current);
+        while self.sync.in_flight.len() < REQUESTS_IN_FLIGHT && height >= from {
+            let to = height.min(from + SYNC_BLOCKS_MAX - 1);
+            self.sync.in_flight.push_back((peer, to, now_ms));
+            debug!(%peer, from, to, "sync.request");
+            outputs.push(Output::SendSync {
+                to: Some(peer),
+                bytes: SyncMessage::Request { from, to }.to_bytes(),
+            });
+            from = to + 1;
         }
-        let to = height.min(current + SYNC_BLOCKS_MAX - 1);
-        self.sync.in_flight = Some((peer, to, now_ms));
-        debug!(%peer, from = current, to, "sync.request");
-        vec![Output::SendSync {
-            to: Some(peer),
-            bytes: SyncMessage::Request { from: current, to }.to_bytes(),
-        }]
+        outputs
     }
 
     /// Answers a request with the decided blocks this node has, within the limits.
@@ -158,23 +165,27 @@ impl<S: BlockSource> ConsensusCore<S> {
         peer: Address,
         blocks: Vec<(Block, CommitCertificate)>,
     ) -> Result<Result<Vec<Output>, Rejection>, Fatal> {
-        if self.sync.in_flight.is_some_and(|(asked, _, _)| asked == peer) {
-            self.sync.in_flight = None;
+        if let Some(position) = self.sync.in_flight.iter().position(|(asked, _, _)| *asked == peer)
+        {
+            self.sync.in_flight.remove(position);
         }
         let count = blocks.len();
         let mut committed = 0;
         let mut reports = Vec::new();
         for (index, (block, certificate)) in blocks.into_iter().enumerate() {
+            // The executor's head moves with every commit; consensus restarts after the loop.
             let height = block.header.height;
-            if height < self.height() {
+            let next = self.executor().head().height + 1;
+            if height < next {
                 continue;
             }
-            if height != self.height() {
+            if height != next {
                 break;
             }
             let durability =
                 if index + 1 == count { Durability::Immediate } else { Durability::Deferred };
             if let Err(rejection) = self.commit_synced(&block, &certificate, durability)? {
+                self.sync.in_flight.retain(|(asked, _, _)| *asked != peer);
                 return Ok(Err(rejection));
             }
             committed += 1;
