@@ -198,8 +198,6 @@ struct Handler<S> {
     outputs: Vec<Output>,
     follow_ups: VecDeque<Input<TandemContext>>,
     fatal: Option<Fatal>,
-    /// Replaying the write-ahead log: its entries are already recorded.
-    replaying: bool,
 }
 
 /// How much of the power a set of votes must hold.
@@ -251,7 +249,6 @@ impl<S: BlockSource> ConsensusCore<S> {
             outputs: Vec::new(),
             follow_ups: VecDeque::new(),
             fatal: None,
-            replaying: false,
         };
         ConsensusCore { state, handler, sync: Default::default(), early_proposals: Vec::new() }
     }
@@ -327,7 +324,6 @@ impl<S: BlockSource> ConsensusCore<S> {
         );
         let mut outputs = self.run(now_ms, start)?;
         self.state.index_wal_entries(inputs.iter());
-        self.handler.replaying = true;
         let mut result = Ok(());
         for input in inputs {
             match self.run(now_ms, input) {
@@ -338,7 +334,6 @@ impl<S: BlockSource> ConsensusCore<S> {
                 }
             }
         }
-        self.handler.replaying = false;
         self.state.reset_entries_index();
         result.map(|()| outputs)
     }
@@ -619,9 +614,12 @@ impl<S: BlockSource> Handler<S> {
         self.executor.validators().len()
     }
 
-    /// Asks the shell to log `input` if it belongs to the height being decided.
+    /// Asks the shell to log `input` if it belongs to the height being decided. Appends go on
+    /// during a replay too: a replay can sign votes the log does not hold yet (a replayed
+    /// timeout moves to a new round), and those must be durable before they are sent. Entries
+    /// already in the log are appended again, which is harmless.
     fn record(&mut self, height: u64, input: &Input<TandemContext>) {
-        if self.replaying || height != self.executor.head().height + 1 {
+        if height != self.executor.head().height + 1 {
             return;
         }
         if let Some(entry) = crate::wal::WalEntry::from_input(self.ctx.chain_id, input) {
