@@ -1,6 +1,6 @@
 //! Consensus over loopback QUIC on this machine: four validators deciding empty blocks
-//! (heights per second, propose-to-decide latency), and a fresh node catching up 10,000 blocks
-//! through sync (blocks per second). Prints the numbers `docs/performance.md` records.
+//! (heights per second, propose-to-decide latency), three of four (what a dead proposer
+//! costs), and a fresh node catching up 10,000 blocks through sync (blocks per second). Prints the numbers `docs/performance.md` records.
 #![allow(missing_docs)]
 
 #[global_allocator]
@@ -215,6 +215,42 @@ async fn catch_up() {
     running.stop.send(true).expect("stop");
 }
 
+/// Three of four validators: how much a dead proposer costs per turn.
+async fn one_validator_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<SecretKey> = (0..4).map(|i| key("validator", i)).collect();
+    let mut running = start(dir.path(), &keys, &[0, 1, 2]);
+    let mut last = 0;
+    while last < 10 {
+        let (index, decision, _) = running.decisions.recv().await.expect("decisions");
+        if index == 0 {
+            last = decision.height;
+        }
+    }
+    let heights = 200;
+    let started = Instant::now();
+    let (mut later_rounds, mut rounds_lost) = (0u64, 0u64);
+    let target = last + heights;
+    while last < target {
+        let (index, decision, _) = running.decisions.recv().await.expect("decisions");
+        if index == 0 {
+            last = decision.height;
+            if decision.round > 0 {
+                later_rounds += 1;
+                rounds_lost += u64::from(decision.round);
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "1 of 4 validators down: {:.0} heights/s over {heights} heights; {later_rounds} heights needed a later round \
+         ({rounds_lost} rounds lost in all; the dead validator's turns: {})",
+        heights as f64 / elapsed.as_secs_f64(),
+        heights / 4,
+    );
+    running.stop.send(true).expect("stop");
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -223,6 +259,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         heights_per_second().await;
+        one_validator_down().await;
         catch_up().await;
     });
 }

@@ -122,14 +122,14 @@ impl WalEntry {
                     TimeoutKind::FinalizeHeight(_) => return None,
                 },
             },
-            Input::PolkaCertificate(certificate) => {
-                let ctx = TandemContext { chain_id };
-                return Some(certificate_entry(crate::wire::from_polka(&ctx, certificate)?));
-            }
-            Input::RoundCertificate(certificate) => {
-                let ctx = TandemContext { chain_id };
-                return Some(certificate_entry(crate::wire::from_round(&ctx, certificate)?));
-            }
+            Input::PolkaCertificate(certificate) => certificate_entry(crate::wire::from_polka(
+                &TandemContext { chain_id },
+                certificate,
+            )?)?,
+            Input::RoundCertificate(certificate) => certificate_entry(crate::wire::from_round(
+                &TandemContext { chain_id },
+                certificate,
+            )?)?,
             _ => return None,
         })
     }
@@ -281,11 +281,11 @@ impl FileWal {
     }
 }
 
-fn certificate_entry(wire: crate::wire::WireMessage) -> WalEntry {
+fn certificate_entry(wire: crate::wire::WireMessage) -> Option<WalEntry> {
     match wire {
         crate::wire::WireMessage::Certificate { kind, height, round, votes } => {
-            WalEntry::Certificate { kind, height, round, votes }
+            Some(WalEntry::Certificate { kind, height, round, votes })
         }
-        _ => unreachable!("certificates convert to certificate messages"),
+        _ => None,
     }
 }
