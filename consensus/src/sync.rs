@@ -196,6 +196,12 @@ impl<S: BlockSource> ConsensusCore<S> {
                 tx_count: block.header.tx_count,
             });
         }
+        if committed == 0 {
+            // A response that does not continue the chain (its request was overtaken, or an
+            // earlier response was lost): the ranges in flight no longer line up with this
+            // node's height, so start again from it.
+            self.sync.in_flight.clear();
+        }
         let mut outputs = reports;
         if committed > 0 {
             info!(%peer, committed, height = self.executor().head().height, "sync.caught up");
