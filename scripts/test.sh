@@ -16,7 +16,13 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked -j "$jobs" --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --locked -j "$jobs" --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked -j "$jobs" --workspace 2>&1 | tee "$log"
 echo "== simulation seeds"
 cargo run --locked -q -j "$jobs" -p tandem-testnet --bin simulate -- --seeds 200 --seed-start 1 --validators 4
 cargo run --locked -q -j "$jobs" -p tandem-testnet --bin simulate -- --seeds 50 --seed-start 1 --validators 7
+# One summary of every test binary's result line.
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s += $2} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"
