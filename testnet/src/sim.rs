@@ -45,6 +45,8 @@ pub struct SimConfig {
     /// Restarted validators forget their write-ahead log: a faulty validator, used to show that
     /// the equivocation check bites.
     pub amnesia: bool,
+    /// A validator that never runs (a dead node for the whole run).
+    pub silent: Option<usize>,
 }
 
 impl SimConfig {
@@ -63,6 +65,7 @@ impl SimConfig {
             partitions: 2,
             crash_per_mille: 8,
             amnesia: false,
+            silent: None,
         }
     }
 
@@ -334,6 +337,10 @@ impl Sim {
 
     fn start(&mut self) -> Result<(), Violation> {
         for node in 0..self.nodes.len() {
+            if self.config.silent == Some(node) {
+                self.nodes[node].core = None;
+                continue;
+            }
             let outputs = self
                 .core(node)
                 .start(0)
@@ -364,7 +371,12 @@ impl Sim {
                 continue;
             }
             self.step(event)?;
-            if self.healed && self.heights().iter().all(|&h| h >= required) {
+            let live = self
+                .heights()
+                .into_iter()
+                .enumerate()
+                .filter(|(n, _)| self.config.silent != Some(*n));
+            if self.healed && live.into_iter().all(|(_, h)| h >= required) {
                 return Ok(());
             }
         }
@@ -378,7 +390,7 @@ impl Sim {
         self.healed = true;
         self.partitions.clear();
         for node in 0..self.nodes.len() {
-            if self.nodes[node].core.is_none() {
+            if self.nodes[node].core.is_none() && self.config.silent != Some(node) {
                 self.push(self.now_ms, Event::Restart { node });
             }
         }

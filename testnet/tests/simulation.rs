@@ -60,3 +60,19 @@ fn seeds_that_once_found_a_double_vote_stay_clean() {
         }
     }
 }
+
+#[test]
+fn a_silent_validator_costs_rounds_not_safety() {
+    for seed in 1..=5u64 {
+        let mut config = SimConfig::new(seed, 4);
+        config.silent = Some(2);
+        let report = run(config.clone())
+            .unwrap_or_else(|v| panic!("{v}; replay: {}", config.replay_command()));
+        assert_eq!(report.heights[2], 0, "the silent validator never ran");
+        assert!(
+            report.heights.iter().enumerate().all(|(n, &h)| n == 2 || h >= 5),
+            "{:?}",
+            report.heights
+        );
+    }
+}
