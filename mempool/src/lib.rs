@@ -1,0 +1,1 @@
+//! Tandem's transaction pool (work in progress).
