@@ -24,12 +24,31 @@ use crate::context::{
     to_protocol_certificate, BlockHeight, BlockId, BlockValue, ConsensusValidatorSet,
     TandemContext, ValidatorAddress,
 };
+use crate::penalty::PeerPenalties;
 use crate::wire::{proposal_from_wire, WireMessage};
 
 /// Where the proposer takes transactions from (the mempool, or a test's script).
 pub trait BlockSource {
     /// Up to `limit` candidate transactions for the block at `height`, best first.
     fn candidates(&mut self, height: u64, limit: usize) -> Vec<SignedTransaction>;
+    /// Whether any transaction waits to be proposed (decides when a height starts under
+    /// [`EmptyBlocks::Interval`] and [`EmptyBlocks::Never`]).
+    fn has_candidates(&self) -> bool;
+    /// `block` was committed: its transactions are no longer candidates.
+    fn on_committed(&mut self, block: &tandem_types::Block);
+}
+
+/// When a validator starts the next height if no transaction waits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmptyBlocks {
+    /// At once: blocks follow each other as fast as consensus goes, empty or not.
+    #[default]
+    Continuous,
+    /// After this long since the last decision, so that an idle chain still shows it is alive
+    /// (and a block time passes); at once as soon as a transaction waits.
+    Interval(Duration),
+    /// Only when a transaction waits, or when a peer has started the height.
+    Never,
 }
 
 /// Consensus timing. Defaults suit a LAN or loopback cluster.
@@ -43,6 +62,8 @@ pub struct ConsensusConfig {
     pub timeout_precommit: Duration,
     /// Added to each timeout per round, so that a slow network eventually fits in one.
     pub timeout_delta: Duration,
+    /// Whether heights start when no transaction waits.
+    pub empty_blocks: EmptyBlocks,
 }
 
 impl Default for ConsensusConfig {
@@ -52,6 +73,7 @@ impl Default for ConsensusConfig {
             timeout_prevote: Duration::from_millis(100),
             timeout_precommit: Duration::from_millis(100),
             timeout_delta: Duration::from_millis(100),
+            empty_blocks: EmptyBlocks::Continuous,
         }
     }
 }
@@ -93,6 +115,8 @@ pub enum TimerKind {
     Precommit,
     /// Rebroadcasting own votes when a round stalls.
     Rebroadcast,
+    /// Starting an idle height after [`EmptyBlocks::Interval`].
+    Idle,
 }
 
 /// What the shell must do, or learn.
@@ -166,15 +190,24 @@ pub enum Rejection {
         /// This node's height.
         current: u64,
     },
-    /// The signature does not verify, or the signer has no say.
-    #[error("bad signature or unknown signer")]
+    /// The signature does not verify.
+    #[error("bad signature")]
     BadSignature,
+    /// The signer is not in the validator set.
+    #[error("signer is not a validator")]
+    UnknownValidator,
     /// The proposer is not the one selected for that height and round.
     #[error("proposal from a validator that is not the proposer of its round")]
     WrongProposer,
     /// The proposed block is invalid.
     #[error("invalid block: {0}")]
     InvalidBlock(String),
+    /// A polka or round certificate whose valid votes do not hold enough power.
+    #[error("invalid certificate: {0}")]
+    InvalidCertificate(String),
+    /// The sender is banned for earlier faults; its messages are dropped unread.
+    #[error("sender is banned")]
+    Banned,
 }
 
 /// A failure the node cannot continue after (the store failed).
@@ -188,6 +221,7 @@ struct Handler<S> {
     key: SecretKey,
     validators: ConsensusValidatorSet,
     timeouts: LinearTimeouts,
+    empty_blocks: EmptyBlocks,
     executor: Executor,
     source: S,
     now_ms: u64,
@@ -198,6 +232,8 @@ struct Handler<S> {
     outputs: Vec<Output>,
     follow_ups: VecDeque<Input<TandemContext>>,
     fatal: Option<Fatal>,
+    /// The vote whose signature `admit` just checked, so Malachite's check of it is free.
+    verified_vote: Option<(crate::context::ConsensusVote, tandem_types::Signature)>,
 }
 
 /// How much of the power a set of votes must hold.
@@ -216,6 +252,12 @@ pub struct ConsensusCore<S> {
     pub(crate) sync: crate::sync::SyncState,
     /// Proposals for the next height, held until this node gets there.
     early_proposals: Vec<Vec<u8>>,
+    /// Points and bans of peers that sent bad input.
+    pub(crate) penalties: PeerPenalties,
+    /// The start of the next height, held while no transaction waits (see [`EmptyBlocks`]).
+    idle: Option<Input<TandemContext>>,
+    /// Lets the next start through even if nothing waits (a wake-up).
+    start_now: bool,
 }
 
 impl<S: BlockSource> ConsensusCore<S> {
@@ -241,6 +283,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             key,
             validators,
             timeouts: config.timeouts(),
+            empty_blocks: config.empty_blocks,
             executor,
             source,
             now_ms: 0,
@@ -249,13 +292,71 @@ impl<S: BlockSource> ConsensusCore<S> {
             outputs: Vec::new(),
             follow_ups: VecDeque::new(),
             fatal: None,
+            verified_vote: None,
         };
-        ConsensusCore { state, handler, sync: Default::default(), early_proposals: Vec::new() }
+        ConsensusCore {
+            state,
+            handler,
+            sync: Default::default(),
+            early_proposals: Vec::new(),
+            penalties: PeerPenalties::default(),
+            idle: None,
+            start_now: false,
+        }
     }
 
-    /// The height being decided.
+    /// The height being decided (or waiting to start): the one after the committed head.
     pub fn height(&self) -> u64 {
-        self.state.height().0
+        self.handler.executor.head().height + 1
+    }
+
+    /// Whether the next height is held until a transaction waits (see [`EmptyBlocks`]).
+    pub fn is_idle(&self) -> bool {
+        self.idle.is_some()
+    }
+
+    /// Transactions arrived in the block source: an idle height starts now.
+    pub fn on_transactions(&mut self, now_ms: u64) -> Result<Vec<Output>, Fatal> {
+        if self.idle.is_some() && self.handler.source.has_candidates() {
+            return self.wake(now_ms);
+        }
+        Ok(Vec::new())
+    }
+
+    /// Starts the held height.
+    fn wake(&mut self, now_ms: u64) -> Result<Vec<Output>, Fatal> {
+        let Some(start) = self.idle.take() else { return Ok(Vec::new()) };
+        debug!(height = self.height(), "consensus.height start after idle");
+        self.start_now = true;
+        let mut outputs = vec![Output::CancelTimer(self.idle_timer())];
+        outputs.extend(self.run(now_ms, start)?);
+        Ok(outputs)
+    }
+
+    fn idle_timer(&self) -> TimerId {
+        TimerId { height: self.height(), round: 0, kind: TimerKind::Idle }
+    }
+
+    /// Whether a (non-replay) height start goes ahead now, or waits for transactions.
+    fn starts_now(&mut self) -> bool {
+        let forced = std::mem::take(&mut self.start_now);
+        forced
+            || match self.handler.empty_blocks {
+                EmptyBlocks::Continuous => true,
+                EmptyBlocks::Interval(interval) => {
+                    interval.is_zero() || self.handler.source.has_candidates()
+                }
+                EmptyBlocks::Never => self.handler.source.has_candidates(),
+            }
+    }
+
+    /// Holds `start` until transactions wait, the interval passes, or a peer starts the height.
+    fn hold(&mut self, start: Input<TandemContext>) {
+        debug!(height = self.height(), "consensus.idle");
+        self.idle = Some(start);
+        if let EmptyBlocks::Interval(after) = self.handler.empty_blocks {
+            self.handler.outputs.push(Output::ScheduleTimer { timer: self.idle_timer(), after });
+        }
     }
 
     /// The round being played.
@@ -272,6 +373,10 @@ impl<S: BlockSource> ConsensusCore<S> {
         &mut self.handler.executor
     }
 
+    pub(crate) fn source_mut(&mut self) -> &mut S {
+        &mut self.handler.source
+    }
+
     pub(crate) fn validator_set(&self) -> ConsensusValidatorSet {
         self.handler.validators.clone()
     }
@@ -283,6 +388,7 @@ impl<S: BlockSource> ConsensusCore<S> {
         start: Input<TandemContext>,
     ) -> Result<Vec<Output>, Fatal> {
         self.handler.executed.clear();
+        self.idle = None;
         let next = self.handler.executor.head().height + 1;
         self.handler.built.retain(|(height, _), _| *height >= next);
         let mut outputs = vec![Output::WalReset { height: next }];
@@ -350,6 +456,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             return Ok(Vec::new());
         }
         let kind = match timer.kind {
+            TimerKind::Idle => return self.wake(now_ms),
             TimerKind::Propose => TimeoutKind::Propose,
             TimerKind::Prevote => TimeoutKind::Prevote,
             TimerKind::Precommit => TimeoutKind::Precommit,
@@ -358,23 +465,67 @@ impl<S: BlockSource> ConsensusCore<S> {
         self.run(now_ms, Input::TimeoutElapsed(Timeout::new(Round::new(timer.round), kind)))
     }
 
-    /// A consensus message arrived from a peer.
+    /// A consensus message arrived from `peer`. A rejected message is logged with its reason
+    /// and charged to the peer; a banned peer's messages are dropped unread.
     pub fn on_message(
         &mut self,
         now_ms: u64,
+        peer: tandem_types::Address,
         bytes: &[u8],
     ) -> Result<Result<Vec<Output>, Rejection>, Fatal> {
+        if self.penalties.is_banned(now_ms, &peer) {
+            return Ok(Err(Rejection::Banned));
+        }
         self.handler.now_ms = now_ms;
         let message = match WireMessage::from_bytes(bytes) {
             Ok(message) => message,
-            Err(error) => return Ok(Err(Rejection::Malformed(error.to_string()))),
+            Err(error) => {
+                let rejection = Rejection::Malformed(error.to_string());
+                self.charge(now_ms, peer, &rejection);
+                return Ok(Err(rejection));
+            }
         };
+        let message_height = message.height();
         let input = match self.admit(message, bytes) {
             Ok(Some(input)) => input,
             Ok(None) => return Ok(Ok(Vec::new())),
-            Err(rejection) => return Ok(Err(rejection)),
+            Err(rejection) => {
+                self.charge(now_ms, peer, &rejection);
+                return Ok(Err(rejection));
+            }
         };
-        self.run(now_ms, input).map(Ok)
+        // A peer has started the held height: join it.
+        let mut outputs = Vec::new();
+        if self.idle.is_some() && message_height == self.height() {
+            outputs = self.wake(now_ms)?;
+        }
+        let result = self.run(now_ms, input);
+        self.handler.verified_vote = None;
+        outputs.extend(result?);
+        Ok(Ok(outputs))
+    }
+
+    /// Logs a rejected message and charges its sender.
+    pub(crate) fn charge(
+        &mut self,
+        now_ms: u64,
+        peer: tandem_types::Address,
+        rejection: &Rejection,
+    ) {
+        if rejection.penalty_points() == 0 {
+            debug!(%peer, %rejection, "consensus.message dropped");
+            return;
+        }
+        warn!(%peer, %rejection, "consensus.message rejected");
+        if self.penalties.charge(now_ms, peer, rejection) {
+            warn!(%peer, ban_ms = crate::penalty::BAN_MS, "consensus.peer banned");
+            self.forget_peer(&peer);
+        }
+    }
+
+    /// Points and bans of peers that sent bad input.
+    pub fn penalties(&self) -> &PeerPenalties {
+        &self.penalties
     }
 
     fn start_height_input(&self) -> Input<TandemContext> {
@@ -404,7 +555,12 @@ impl<S: BlockSource> ConsensusCore<S> {
                 if vote.height + 1 < current || vote.height > current + 2 {
                     return Err(Rejection::WrongHeight { found: vote.height, current });
                 }
+                if self.handler.executor.validators().power_of(&vote.validator).is_none() {
+                    return Err(Rejection::UnknownValidator);
+                }
+                vote.verify(&signature).map_err(|_| Rejection::BadSignature)?;
                 let vote = crate::context::ConsensusVote::from_protocol(&vote);
+                self.handler.verified_vote = Some((vote.clone(), signature));
                 Ok(Some(Input::Vote(SignedMessage::new(vote, signature))))
             }
             WireMessage::Certificate { kind, height, round, votes } => {
@@ -416,6 +572,7 @@ impl<S: BlockSource> ConsensusCore<S> {
                 {
                     return Err(Rejection::Malformed("certificate votes".into()));
                 }
+                self.handler.check_certificate_votes(kind, &votes)?;
                 let input = match kind {
                     crate::wire::CertificateKind::Polka => {
                         crate::wire::to_polka(height, round, &votes).map(Input::PolkaCertificate)
@@ -456,6 +613,10 @@ impl<S: BlockSource> ConsensusCore<S> {
         self.handler.now_ms = now_ms;
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
+            if matches!(input, Input::StartHeight(_, _, false, ..)) && !self.starts_now() {
+                self.hold(input);
+                continue;
+            }
             let started_height = matches!(input, Input::StartHeight(..));
             let result: Result<(), malachitebft_core_consensus::Error<TandemContext>> = process!(
                 input: input,
@@ -567,7 +728,15 @@ impl<S: BlockSource> Handler<S> {
                 r.resume_with(SignedMessage::new(proposal, signature))
             }
             Effect::VerifySignature(message, public_key, r) => {
-                r.resume_with(verify_signature(&message.message, &message.signature, &public_key))
+                let checked = self.verified_vote.as_ref().is_some_and(|(vote, signature)| {
+                    matches!(&message.message,
+                        malachitebft_core_consensus::ConsensusMsg::Vote(v) if v == vote)
+                        && message.signature == *signature
+                        && malachitebft_core_types::Vote::validator_address(vote).0 == public_key
+                });
+                r.resume_with(
+                    checked || verify_signature(&message.message, &message.signature, &public_key),
+                )
             }
             Effect::VerifyCommitCertificate(certificate, _, _, r) => {
                 r.resume_with(self.verify_certificate(&certificate))
@@ -608,6 +777,27 @@ impl<S: BlockSource> Handler<S> {
                 r.resume_with(())
             }
         })
+    }
+
+    /// Checks a liveness certificate's votes before Malachite sees them, so that a bad one is
+    /// charged to its sender (Malachite would drop it silently).
+    fn check_certificate_votes(
+        &self,
+        kind: crate::wire::CertificateKind,
+        votes: &[(tandem_types::Vote, tandem_types::Signature)],
+    ) -> Result<(), Rejection> {
+        let threshold = match kind {
+            crate::wire::CertificateKind::SkipRound => Threshold::Honest,
+            _ => Threshold::Quorum,
+        };
+        let signed: Vec<_> = votes
+            .iter()
+            .map(|(vote, signature)| {
+                SignedMessage::new(crate::context::ConsensusVote::from_protocol(vote), *signature)
+            })
+            .collect();
+        self.verify_votes(&signed, threshold)
+            .map_err(|error| Rejection::InvalidCertificate(error.to_string()))
     }
 
     fn validators_len(&self) -> usize {
@@ -789,6 +979,7 @@ impl<S: BlockSource> Handler<S> {
             self.fail(error);
             return;
         }
+        self.source.on_committed(block);
         info!(
             height = block.header.height,
             round = protocol.round,

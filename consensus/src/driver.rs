@@ -10,7 +10,6 @@ use tandem_network::{Channel, NetworkEvent, Transport};
 use tandem_types::Hash;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tracing::debug;
 
 use crate::core::{BlockSource, ConsensusCore, Fatal, Output, TimerId};
 use crate::wal::FileWal;
@@ -79,13 +78,15 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
                 let Some(event) = event else { return Ok(core) };
                 let NetworkEvent::Message { peer, channel, payload } = event else { continue };
                 let result = match channel {
-                    Channel::Consensus | Channel::Proposal => core.on_message(now_ms(), &payload)?,
+                    Channel::Consensus | Channel::Proposal => {
+                        core.on_message(now_ms(), peer, &payload)?
+                    }
                     Channel::Sync => core.on_sync_message(now_ms(), peer, &payload)?,
                     Channel::Mempool => continue,
                 };
-                match result {
-                    Ok(outputs) => effects.execute(outputs)?,
-                    Err(rejection) => debug!(%peer, %rejection, "consensus.message rejected"),
+                // A rejection was logged and charged to the peer by the core.
+                if let Ok(outputs) = result {
+                    effects.execute(outputs)?;
                 }
             }
             _ = status.tick() => {

@@ -9,6 +9,7 @@
 mod context;
 mod core;
 mod driver;
+mod penalty;
 mod sync;
 mod wal;
 mod wire;
@@ -19,9 +20,11 @@ pub use context::{
     TandemContext, ValidatorAddress, PROPOSAL_SIGNING_DOMAIN,
 };
 pub use core::{
-    BlockSource, ConsensusConfig, ConsensusCore, Fatal, Output, Rejection, TimerId, TimerKind,
+    BlockSource, ConsensusConfig, ConsensusCore, EmptyBlocks, Fatal, Output, Rejection, TimerId,
+    TimerKind,
 };
 pub use driver::{run_validator, Decision};
+pub use penalty::{PeerPenalties, PeerRecord, BAN_MS, BAN_POINTS};
 pub use sync::{SyncMessage, SYNC_BLOCKS_MAX, SYNC_BYTES_MAX};
 pub use wal::{FileWal, WalEntry};
 pub use wire::WireMessage;

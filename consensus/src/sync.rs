@@ -25,6 +25,10 @@ pub const SYNC_BYTES_MAX: usize = 8 << 20;
 const REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Ranges asked for ahead, so that the next response is on its way while one is applied.
 const REQUESTS_IN_FLIGHT: usize = 2;
+/// How long a peer that left a request unanswered is not asked again (doubling per strike).
+const COOLDOWN_MS: u64 = 5_000;
+/// The longest such pause.
+const COOLDOWN_MAX_MS: u64 = 160_000;
 
 /// Sync messages, on the sync channel.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -66,6 +70,8 @@ pub(crate) struct SyncState {
     peer_heights: std::collections::BTreeMap<Address, u64>,
     /// Outstanding requests, oldest first: peer, last height asked, when.
     in_flight: std::collections::VecDeque<(Address, u64, u64)>,
+    /// Peers that left requests unanswered: not asked until, and how many times in a row.
+    cooldown: std::collections::BTreeMap<Address, (u64, u32)>,
 }
 
 impl<S: BlockSource> ConsensusCore<S> {
@@ -85,36 +91,60 @@ impl<S: BlockSource> ConsensusCore<S> {
         peer: Address,
         bytes: &[u8],
     ) -> Result<Result<Vec<Output>, Rejection>, Fatal> {
-        let message = match SyncMessage::from_bytes(bytes) {
-            Ok(message) => message,
-            Err(error) => return Ok(Err(Rejection::Malformed(error.to_string()))),
-        };
-        match message {
-            SyncMessage::Status { height } => {
-                self.sync.peer_heights.insert(peer, height);
-                Ok(Ok(self.request_if_behind(now_ms)))
-            }
-            SyncMessage::Request { from, to } => Ok(self.serve(peer, from, to)),
-            SyncMessage::Blocks { blocks } => self.apply_synced(now_ms, peer, blocks),
+        if self.penalties.is_banned(now_ms, &peer) {
+            return Ok(Err(Rejection::Banned));
         }
+        let result = match SyncMessage::from_bytes(bytes) {
+            Err(error) => Err(Rejection::Malformed(error.to_string())),
+            Ok(SyncMessage::Status { height }) => {
+                self.sync.peer_heights.insert(peer, height);
+                Ok(self.request_if_behind(now_ms))
+            }
+            Ok(SyncMessage::Request { from, to }) => self.serve(peer, from, to),
+            Ok(SyncMessage::Blocks { blocks }) => self.apply_synced(now_ms, peer, blocks)?,
+        };
+        if let Err(rejection) = &result {
+            self.charge(now_ms, peer, rejection);
+        }
+        Ok(result)
+    }
+
+    /// The peer to ask: the most advanced one not paused; if all are paused, the one whose
+    /// pause ends first (sync never stops for lack of a perfect peer).
+    fn sync_peer(&self, now_ms: u64) -> Option<(Address, u64)> {
+        let paused_until = |peer: &Address| {
+            self.sync.cooldown.get(peer).map_or(0, |(until, _)| *until).saturating_sub(now_ms)
+        };
+        let heights = self.sync.peer_heights.iter();
+        let ready = heights.clone().filter(|(peer, _)| paused_until(peer) == 0);
+        ready
+            .max_by_key(|(peer, height)| (**height, **peer))
+            .or_else(|| heights.min_by_key(|(peer, _)| (paused_until(peer), **peer)))
+            .map(|(peer, height)| (*peer, *height))
+    }
+
+    /// Stops syncing from `peer` (it was banned).
+    pub(crate) fn forget_peer(&mut self, peer: &Address) {
+        self.sync.peer_heights.remove(peer);
+        self.sync.in_flight.retain(|(asked, _, _)| asked != peer);
     }
 
     /// Asks the most advanced peer for the next range if it has decided the current height.
     fn request_if_behind(&mut self, now_ms: u64) -> Vec<Output> {
-        if self
-            .sync
-            .in_flight
-            .front()
-            .is_some_and(|(_, _, sent_ms)| now_ms >= sent_ms + REQUEST_TIMEOUT_MS)
-        {
-            self.sync.in_flight.clear();
+        if let Some(&(peer, _, sent_ms)) = self.sync.in_flight.front() {
+            if now_ms >= sent_ms + REQUEST_TIMEOUT_MS {
+                // The peer did not serve what it announced: ask others for a while (longer
+                // each time), so that a peer announcing heights it does not serve cannot
+                // capture this node's sync.
+                let strikes = self.sync.cooldown.get(&peer).map_or(1, |(_, s)| s + 1);
+                let pause_ms = (COOLDOWN_MS << (strikes - 1).min(5)).min(COOLDOWN_MAX_MS);
+                debug!(%peer, pause_ms, "sync.request timed out");
+                self.sync.cooldown.insert(peer, (now_ms + pause_ms, strikes));
+                self.sync.in_flight.clear();
+            }
         }
         let current = self.height();
-        let Some((&peer, &height)) =
-            self.sync.peer_heights.iter().max_by_key(|(peer, height)| (**height, **peer))
-        else {
-            return Vec::new();
-        };
+        let Some((peer, height)) = self.sync_peer(now_ms) else { return Vec::new() };
         let mut outputs = Vec::new();
         let mut from = self.sync.in_flight.back().map_or(current, |(_, to, _)| to + 1).max(current);
         while self.sync.in_flight.len() < REQUESTS_IN_FLIGHT && height >= from {
@@ -204,6 +234,7 @@ impl<S: BlockSource> ConsensusCore<S> {
         }
         let mut outputs = reports;
         if committed > 0 {
+            self.sync.cooldown.remove(&peer);
             info!(%peer, committed, height = self.executor().head().height, "sync.caught up");
             let next = BlockHeight(self.executor().head().height + 1);
             let validators = self.validator_set();
@@ -246,6 +277,7 @@ impl<S: BlockSource> ConsensusCore<S> {
         executor
             .commit_with(block, certificate, outcome, durability)
             .map_err(|error| Fatal(error.to_string()))?;
+        self.source_mut().on_committed(block);
         Ok(Ok(()))
     }
 }

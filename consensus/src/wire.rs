@@ -71,6 +71,32 @@ impl WireMessage {
         decode("consensus message", bytes)
     }
 
+    /// The height the message belongs to.
+    pub fn height(&self) -> u64 {
+        match self {
+            WireMessage::Vote { vote, .. } => vote.height,
+            WireMessage::Proposal { height, .. } | WireMessage::Certificate { height, .. } => {
+                *height
+            }
+        }
+    }
+
+    /// A proposal of `block` signed by `key`, as the proposer of (height, round) sends it.
+    pub fn signed_proposal(
+        chain_id: u64,
+        round: u32,
+        pol_round: Option<u32>,
+        block: Block,
+        key: &tandem_types::SecretKey,
+    ) -> WireMessage {
+        let height = block.header.height;
+        let proposer = key.address();
+        let proposal =
+            proposal_from_wire(chain_id, height, round, pol_round, proposer, block.clone());
+        let signature = key.sign(&proposal.signing_bytes());
+        WireMessage::Proposal { height, round, pol_round, proposer, block, signature }
+    }
+
     /// The wire form of a signed vote; `None` for a vote without a defined round.
     pub fn from_vote(vote: &SignedMessage<TandemContext, ConsensusVote>) -> Option<WireMessage> {
         Some(WireMessage::Vote { vote: vote.message.to_protocol()?, signature: vote.signature })

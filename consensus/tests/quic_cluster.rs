@@ -29,6 +29,12 @@ impl BlockSource for Empty {
     fn candidates(&mut self, _height: u64, _limit: usize) -> Vec<SignedTransaction> {
         Vec::new()
     }
+
+    fn has_candidates(&self) -> bool {
+        false
+    }
+
+    fn on_committed(&mut self, _block: &tandem_types::Block) {}
 }
 
 type NodeTask = JoinHandle<(QuicNetwork, Option<String>)>;

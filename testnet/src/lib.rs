@@ -11,8 +11,11 @@
 //! In: a [`SimConfig`]. Out: a [`SimReport`], or the first [`Violation`] with the seed that
 //! replays it.
 
+mod byzantine;
+mod pool;
 mod rng;
 mod sim;
 
+pub use byzantine::Behaviour;
 pub use rng::Rng;
 pub use sim::{run, SimConfig, SimReport, Violation};

@@ -5,13 +5,15 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt;
 
 use sha2::{Digest, Sha256};
-use tandem_consensus::{BlockSource, ConsensusConfig, ConsensusCore, Output, TimerId, WireMessage};
+use tandem_consensus::{ConsensusConfig, ConsensusCore, EmptyBlocks, Output, TimerId, WireMessage};
 use tandem_executor::{Executor, SignatureCheck};
 use tandem_types::{
     sha256, Action, ChainParams, Genesis, GenesisAccount, GenesisValidator, Hash, L1Address,
-    SecretKey, SignedTransaction, Transaction,
+    SecretKey, Transaction,
 };
 
+use crate::byzantine::{tamper, Behaviour, Sent};
+use crate::pool::Pool;
 use crate::rng::Rng;
 
 const CHAIN_ID: u64 = 77;
@@ -47,6 +49,12 @@ pub struct SimConfig {
     pub amnesia: bool,
     /// A validator that never runs (a dead node for the whole run).
     pub silent: Option<usize>,
+    /// Byzantine validators and how each misbehaves (at most f of them).
+    pub byzantine: Vec<(usize, Behaviour)>,
+    /// When heights start if no transaction waits.
+    pub empty_blocks: EmptyBlocks,
+    /// Longest gap between two client transactions arriving (the shortest is a tenth of it).
+    pub tx_gap_ms: u64,
 }
 
 impl SimConfig {
@@ -66,7 +74,38 @@ impl SimConfig {
             crash_per_mille: 8,
             amnesia: false,
             silent: None,
+            byzantine: Vec::new(),
+            empty_blocks: EmptyBlocks::Continuous,
+            tx_gap_ms: 200,
         }
+        .with_seeded_choices()
+    }
+
+    /// The parts of the profile the seed picks: half the seeds run f Byzantine validators
+    /// with random behaviours; a fifth hold empty blocks for an interval, a fifth never make
+    /// them.
+    fn with_seeded_choices(mut self) -> SimConfig {
+        let mut rng = Rng::new(self.seed ^ 0x5eed_c0f1_9000_0000);
+        let f = (self.validators.saturating_sub(1)) / 3;
+        if rng.chance(500) {
+            let mut indices: Vec<usize> = (0..self.validators).collect();
+            for _ in 0..f {
+                let index = indices.remove(rng.below(indices.len() as u64) as usize);
+                let behaviour = Behaviour::ALL[rng.below(Behaviour::ALL.len() as u64) as usize];
+                self.byzantine.push((index, behaviour));
+            }
+        }
+        self.empty_blocks = match rng.below(10) {
+            0 | 1 => EmptyBlocks::Interval(std::time::Duration::from_millis(150)),
+            2 | 3 => EmptyBlocks::Never,
+            _ => EmptyBlocks::Continuous,
+        };
+        self
+    }
+
+    /// The behaviour of validator `node`, if it is Byzantine.
+    pub fn behaviour(&self, node: usize) -> Option<Behaviour> {
+        self.byzantine.iter().find(|(index, _)| *index == node).map(|(_, b)| *b)
     }
 
     /// The command that replays this run.
@@ -89,6 +128,13 @@ pub struct SimReport {
     pub crashes: usize,
     /// Messages delivered.
     pub messages: u64,
+    /// Messages Byzantine validators sent in place of, or besides, their honest ones.
+    pub tampered_messages: u64,
+    /// Penalty points honest validators charged (to Byzantine ones) that were still on record
+    /// at the end (a crash forgets a node's records).
+    pub charged_points: u64,
+    /// Decided blocks without transactions.
+    pub empty_blocks: u64,
 }
 
 /// An invariant that failed.
@@ -128,6 +174,13 @@ pub enum Violation {
         /// Height every node had to reach.
         required: u64,
     },
+    /// An honest validator charged another honest validator for bad input.
+    FalsePenalty {
+        /// The validator that charged.
+        node: usize,
+        /// The honest peer it charged.
+        peer: usize,
+    },
     /// A node stopped on a fatal error.
     Fatal {
         /// Node.
@@ -152,6 +205,9 @@ impl fmt::Display for Violation {
             Violation::NoProgress { heights, rounds, required } => {
                 write!(f, "liveness: heights {heights:?} (rounds {rounds:?}), required {required}")
             }
+            Violation::FalsePenalty { node, peer } => {
+                write!(f, "penalty: honest node {node} charged honest node {peer}")
+            }
             Violation::Fatal { node, error } => write!(f, "node {node} stopped: {error}"),
         }
     }
@@ -161,21 +217,17 @@ fn key(role: &str, index: u32) -> SecretKey {
     SecretKey::from_seed(&sha256(&[role.as_bytes(), &index.to_le_bytes()].concat()).0)
 }
 
-/// One transfer per height from a funded account, so that blocks carry transactions.
-struct Script;
-
-impl BlockSource for Script {
-    fn candidates(&mut self, height: u64, _limit: usize) -> Vec<SignedTransaction> {
-        let sender = key("account", 0);
-        let tx = Transaction {
-            chain_id: CHAIN_ID,
-            sender: sender.address(),
-            nonce: height - 1,
-            fee: 1,
-            action: Action::Transfer { to: key("account", 1).address(), amount: 3 },
-        };
-        vec![tx.sign(&sender)]
-    }
+/// The `nonce`-th client transfer (from funded account 0 to account 1).
+fn client_transfer(nonce: u64) -> tandem_types::SignedTransaction {
+    let sender = key("account", 0);
+    let tx = Transaction {
+        chain_id: CHAIN_ID,
+        sender: sender.address(),
+        nonce,
+        fee: 1,
+        action: Action::Transfer { to: key("account", 1).address(), amount: 3 },
+    };
+    tx.sign(&sender)
 }
 
 fn genesis(validators: &[SecretKey]) -> Genesis {
@@ -212,18 +264,42 @@ struct MemoryWal {
 }
 
 struct Node {
-    core: Option<ConsensusCore<Script>>,
+    core: Option<ConsensusCore<Pool>>,
+    /// The node's pending client transactions (lost in a crash).
+    pool: Pool,
     wal: MemoryWal,
     armed: BTreeSet<TimerId>,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    Consensus { to: usize, bytes: Vec<u8> },
-    Sync { to: usize, from: usize, bytes: Vec<u8> },
-    Timer { node: usize, timer: TimerId },
-    StatusTick { node: usize },
-    Restart { node: usize },
+    Consensus {
+        to: usize,
+        from: usize,
+        bytes: Vec<u8>,
+    },
+    /// A client transaction reaches a node.
+    Transaction {
+        to: usize,
+        nonce: u64,
+    },
+    /// The next client transaction is sent.
+    ClientTick,
+    Sync {
+        to: usize,
+        from: usize,
+        bytes: Vec<u8>,
+    },
+    Timer {
+        node: usize,
+        timer: TimerId,
+    },
+    StatusTick {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
     Heal,
 }
 
@@ -252,6 +328,10 @@ struct Sim {
     trace: Sha256,
     crashes: usize,
     messages: u64,
+    /// Client transactions sent so far (the next one's nonce).
+    sent_txs: u64,
+    tampered_messages: u64,
+    empty_blocks: u64,
 }
 
 /// Runs one simulation.
@@ -265,6 +345,9 @@ pub fn run(config: SimConfig) -> Result<SimReport, Violation> {
         heights: sim.heights(),
         crashes: sim.crashes,
         messages: sim.messages,
+        tampered_messages: sim.tampered_messages,
+        charged_points: sim.charged_points(),
+        empty_blocks: sim.empty_blocks,
     })
 }
 
@@ -304,23 +387,36 @@ impl Sim {
             trace: Sha256::new(),
             crashes: 0,
             messages: 0,
+            sent_txs: 0,
+            tampered_messages: 0,
+            empty_blocks: 0,
             config,
         };
         sim.nodes = (0..sim.config.validators)
-            .map(|i| Node {
-                core: Some(sim.open_core(i)),
-                wal: MemoryWal::default(),
-                armed: BTreeSet::new(),
+            .map(|i| {
+                let pool = Pool::default();
+                Node {
+                    core: Some(sim.open_core(i, pool.clone())),
+                    pool,
+                    wal: MemoryWal::default(),
+                    armed: BTreeSet::new(),
+                }
             })
             .collect();
         sim
     }
 
-    fn open_core(&self, index: usize) -> ConsensusCore<Script> {
+    fn open_core(&self, index: usize, pool: Pool) -> ConsensusCore<Pool> {
         let path = self.dir.path().join(format!("node{index}.redb"));
         let executor =
             Executor::open(&path, self.genesis.clone()).expect("a simulated store opens");
-        ConsensusCore::new(executor, self.keys[index].clone(), Script, &ConsensusConfig::default())
+        let config =
+            ConsensusConfig { empty_blocks: self.config.empty_blocks, ..Default::default() };
+        ConsensusCore::new(executor, self.keys[index].clone(), pool, &config)
+    }
+
+    fn is_honest(&self, node: usize) -> bool {
+        self.config.behaviour(node).is_none()
     }
 
     fn heights(&self) -> Vec<u64> {
@@ -348,11 +444,12 @@ impl Sim {
             self.apply(node, outputs)?;
             self.push(STATUS_INTERVAL_MS, Event::StatusTick { node });
         }
+        self.push(0, Event::ClientTick);
         self.push(self.config.safety_ms, Event::Heal);
         Ok(())
     }
 
-    fn core(&mut self, node: usize) -> &mut ConsensusCore<Script> {
+    fn core(&mut self, node: usize) -> &mut ConsensusCore<Pool> {
         self.nodes[node].core.as_mut().expect("only live nodes are driven")
     }
 
@@ -371,11 +468,12 @@ impl Sim {
                 continue;
             }
             self.step(event)?;
-            let live = self
+            let live: Vec<(usize, u64)> = self
                 .heights()
                 .into_iter()
                 .enumerate()
-                .filter(|(n, _)| self.config.silent != Some(*n));
+                .filter(|(n, _)| self.config.silent != Some(*n) && self.is_honest(*n))
+                .collect();
             if self.healed && live.into_iter().all(|(_, h)| h >= required) {
                 return Ok(());
             }
@@ -399,13 +497,25 @@ impl Sim {
 
     fn step(&mut self, event: Event) -> Result<(), Violation> {
         let (node, result) = match event {
-            Event::Consensus { to, bytes } => {
+            Event::Consensus { to, from, bytes } => {
                 if self.nodes[to].core.is_none() {
                     return Ok(());
                 }
                 self.messages += 1;
+                let (now, peer) = (self.now_ms, self.keys[from].address());
+                (to, self.core(to).on_message(now, peer, &bytes).map(|r| r.unwrap_or_default()))
+            }
+            Event::ClientTick => {
+                self.send_client_transaction();
+                return Ok(());
+            }
+            Event::Transaction { to, nonce } => {
+                if self.nodes[to].core.is_none() || !self.nodes[to].pool.add(client_transfer(nonce))
+                {
+                    return Ok(());
+                }
                 let now = self.now_ms;
-                (to, self.core(to).on_message(now, &bytes).map(|r| r.unwrap_or_default()))
+                (to, self.core(to).on_transactions(now))
             }
             Event::Sync { to, from, bytes } => {
                 if self.nodes[to].core.is_none() {
@@ -437,7 +547,9 @@ impl Sim {
                 if self.nodes[node].core.is_some() {
                     return Ok(());
                 }
-                self.nodes[node].core = Some(self.open_core(node));
+                let pool = Pool::default();
+                self.nodes[node].pool = pool.clone();
+                self.nodes[node].core = Some(self.open_core(node, pool));
                 let entries = if self.config.amnesia {
                     Vec::new()
                 } else {
@@ -450,7 +562,43 @@ impl Sim {
         };
         let outputs =
             result.map_err(|error| Violation::Fatal { node, error: error.to_string() })?;
-        self.apply(node, outputs)
+        self.apply(node, outputs)?;
+        self.check_penalties(node)
+    }
+
+    /// A client sends the next transfer; it reaches every node after a network delay.
+    fn send_client_transaction(&mut self) {
+        let nonce = self.sent_txs;
+        self.sent_txs += 1;
+        for to in 0..self.nodes.len() {
+            let delay = self.config.latency_ms + self.rng.below(self.config.jitter_ms + 1);
+            self.push(self.now_ms + delay, Event::Transaction { to, nonce });
+        }
+        let gap = self.config.tx_gap_ms / 10 + self.rng.below(self.config.tx_gap_ms + 1);
+        self.push(self.now_ms + gap, Event::ClientTick);
+    }
+
+    fn charged_points(&self) -> u64 {
+        let honest = self.nodes.iter().enumerate().filter(|(n, _)| self.is_honest(*n));
+        honest
+            .filter_map(|(_, node)| node.core.as_ref())
+            .flat_map(|core| core.penalties().records().map(|(_, r)| r.total_points))
+            .sum()
+    }
+
+    /// Honest validators only ever charge Byzantine ones.
+    fn check_penalties(&mut self, node: usize) -> Result<(), Violation> {
+        if !self.is_honest(node) {
+            return Ok(());
+        }
+        let Some(core) = self.nodes[node].core.as_ref() else { return Ok(()) };
+        for (address, record) in core.penalties().records() {
+            let peer = self.keys.iter().position(|k| k.address() == *address);
+            if let Some(peer) = peer.filter(|&p| self.is_honest(p) && record.total_points > 0) {
+                return Err(Violation::FalsePenalty { node, peer });
+            }
+        }
+        Ok(())
     }
 
     /// Carries out a node's outputs in order, perhaps crashing it part way.
@@ -477,9 +625,11 @@ impl Sim {
         }
         match output {
             Output::Broadcast { bytes, .. } => {
-                self.check_vote(node, &bytes)?;
+                if self.is_honest(node) {
+                    self.check_vote(node, &bytes)?;
+                }
                 for to in (0..self.nodes.len()).filter(|&to| to != node) {
-                    self.send(node, to, |b| Event::Consensus { to, bytes: b }, &bytes);
+                    self.send_consensus(node, to, &bytes);
                 }
             }
             Output::SendSync { to, bytes } => {
@@ -491,6 +641,19 @@ impl Sim {
                 };
                 for to in targets {
                     self.send(node, to, |b| Event::Sync { to, from: node, bytes: b }, &bytes);
+                    if self.config.behaviour(node) == Some(Behaviour::GarbageSender) {
+                        let mut tampered = bytes.clone();
+                        let at = self.rng.below(tampered.len().max(1) as u64) as usize;
+                        if let Some(byte) = tampered.get_mut(at) {
+                            *byte ^= 0x10;
+                        }
+                        self.send(
+                            node,
+                            to,
+                            |b| Event::Sync { to, from: node, bytes: b },
+                            &tampered,
+                        );
+                    }
                 }
             }
             Output::WalAppend { height, bytes } => {
@@ -505,15 +668,40 @@ impl Sim {
                 self.nodes[node].armed.remove(&timer);
             }
             Output::CancelAllTimers => self.nodes[node].armed.clear(),
-            Output::Decided { height, block_hash, .. } => {
+            Output::Decided { height, block_hash, tx_count, .. } => {
                 self.trace.update(height.to_le_bytes());
                 self.trace.update(block_hash.0);
+                if !self.is_honest(node) {
+                    return Ok(());
+                }
+                if !self.decided.contains_key(&height) && tx_count == 0 {
+                    self.empty_blocks += 1;
+                }
                 if *self.decided.entry(height).or_insert(block_hash) != block_hash {
                     return Err(Violation::Agreement { height, node });
                 }
             }
         }
         Ok(())
+    }
+
+    /// Sends a consensus message, tampered with if `from` is Byzantine.
+    fn send_consensus(&mut self, from: usize, to: usize, bytes: &[u8]) {
+        let Some(behaviour) = self.config.behaviour(from) else {
+            self.send(from, to, |b| Event::Consensus { to, from, bytes: b }, bytes);
+            return;
+        };
+        let key = self.keys[from].clone();
+        for sent in tamper(behaviour, &key, CHAIN_ID, bytes, to, &mut self.rng) {
+            let same = matches!(&sent, Sent::Consensus(b) if b.as_slice() == bytes);
+            self.tampered_messages += u64::from(!same);
+            match sent {
+                Sent::Consensus(b) => {
+                    self.send(from, to, |b| Event::Consensus { to, from, bytes: b }, &b)
+                }
+                Sent::Sync(b) => self.send(from, to, |b| Event::Sync { to, from, bytes: b }, &b),
+            }
+        }
     }
 
     /// Queues `bytes` from `from` to `to` through the faulty network.
@@ -575,7 +763,9 @@ impl Sim {
         let source = self
             .nodes
             .iter()
-            .filter_map(|n| n.core.as_ref())
+            .enumerate()
+            .filter(|(index, _)| self.is_honest(*index))
+            .filter_map(|(_, n)| n.core.as_ref())
             .max_by_key(|c| c.executor().head().height);
         let Some(source) = source else { return Ok(()) };
         let dir = scratch_dir();

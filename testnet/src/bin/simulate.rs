@@ -28,14 +28,26 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(report) => {
                 if std::env::var_os("SIMULATE_VERBOSE").is_some() {
                     println!(
-                        "seed {seed}: ok, heights {:?}, {} crashes, trace {}",
-                        report.heights, report.crashes, report.trace_hash
+                        "seed {seed}: ok, heights {:?}, {} crashes, byzantine {:?}, {:?}, \
+                         {} tampered, {} points charged, {} empty blocks, trace {}",
+                        report.heights,
+                        report.crashes,
+                        config.byzantine,
+                        config.empty_blocks,
+                        report.tampered_messages,
+                        report.charged_points,
+                        report.empty_blocks,
+                        report.trace_hash
                     );
                 }
             }
             Err(violation) => {
                 failures += 1;
                 println!("seed {seed}: FAILED: {violation}");
+                println!(
+                    "  profile: byzantine {:?}, empty blocks {:?}",
+                    config.byzantine, config.empty_blocks
+                );
                 println!("  replay: {}", config.replay_command());
             }
         }
