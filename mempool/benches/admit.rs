@@ -1,0 +1,89 @@
+//! Admission of fresh signed transfers into an empty pool, signatures checked, from many
+//! senders; and the signature check alone on the same transactions, to see what the pool's
+//! own bookkeeping costs.
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+// The node runs on mimalloc; admission allocates a little per transaction.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use tandem_mempool::{Mempool, MempoolConfig, Origin};
+use tandem_types::{
+    sha256, Account, Action, Address, ChainParams, SecretKey, SignedTransaction, Transaction,
+};
+
+const CHAIN_ID: u64 = 1;
+const TXS: usize = 10_000;
+
+fn params() -> ChainParams {
+    ChainParams { min_fee: 1, block_txs_max: 10_000, block_bytes_max: 4 << 20, batch_blocks: 100 }
+}
+
+fn key(index: usize) -> SecretKey {
+    SecretKey::from_seed(&sha256(&[b"bench".as_slice(), &index.to_le_bytes()].concat()).0)
+}
+
+/// `TXS` transfers from `senders` funded accounts, `TXS / senders` consecutive nonces each,
+/// with fees spread over 1..=100.
+fn workload(senders: usize) -> (Vec<SignedTransaction>, BTreeMap<Address, Account>) {
+    let keys: Vec<SecretKey> = (0..senders).map(key).collect();
+    let accounts =
+        keys.iter().map(|k| (k.address(), Account { balance: 1 << 60, nonce: 0 })).collect();
+    let txs = (0..TXS)
+        .map(|i| {
+            let from = &keys[i % senders];
+            Transaction {
+                chain_id: CHAIN_ID,
+                sender: from.address(),
+                nonce: (i / senders) as u64,
+                fee: 1 + (i as u128 * 7919) % 100,
+                action: Action::Transfer { to: keys[(i + 1) % senders].address(), amount: 3 },
+            }
+            .sign(from)
+        })
+        .collect();
+    (txs, accounts)
+}
+
+fn admit_all(txs: Vec<SignedTransaction>, accounts: &BTreeMap<Address, Account>) -> Mempool {
+    let mut pool = Mempool::new(MempoolConfig::default(), CHAIN_ID, &params()).expect("config");
+    for tx in txs {
+        pool.admit(0, tx, Origin::Client, accounts).expect("every bench transfer is valid");
+    }
+    pool
+}
+
+fn bench_admission(c: &mut Criterion) {
+    let mut group = c.benchmark_group("admit");
+    group.sample_size(10).measurement_time(Duration::from_secs(15));
+    group.throughput(Throughput::Elements(TXS as u64));
+    for senders in [10_000, 1_000] {
+        let (txs, accounts) = workload(senders);
+        group.bench_with_input(BenchmarkId::new("signed_transfers", senders), &txs, |b, txs| {
+            b.iter_batched(
+                || txs.clone(),
+                |txs| admit_all(txs, &accounts),
+                BatchSize::PerIteration,
+            );
+        });
+        group.bench_with_input(
+            BenchmarkId::new("signature_check_only", senders),
+            &txs,
+            |b, txs| {
+                b.iter(|| {
+                    for tx in txs {
+                        tx.verify_signature().expect("signed by its sender");
+                    }
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_admission);
+criterion_main!(benches);

@@ -1,0 +1,136 @@
+//! One sender's queued transactions, and the keys that order them across senders.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use tandem_types::{Account, Address, Hash, SignedTransaction};
+
+/// Where a transaction came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Submitted to this node by a client: gossiped to the peers.
+    Client,
+    /// Received from a peer's gossip: not gossiped again (validators form a full mesh).
+    Peer,
+}
+
+/// A pooled transaction with what the pool knows about it.
+#[derive(Debug)]
+pub(crate) struct PoolTx {
+    pub(crate) tx: SignedTransaction,
+    pub(crate) hash: Hash,
+    /// Length of the canonical encoding.
+    pub(crate) bytes: usize,
+    /// Amount plus fee (checked at admission).
+    pub(crate) cost: u128,
+    /// Arrival order, unique across the pool.
+    pub(crate) seq: u64,
+    pub(crate) admitted_ms: u64,
+    pub(crate) origin: Origin,
+}
+
+impl PoolTx {
+    pub(crate) fn fee(&self) -> u128 {
+        self.tx.tx.fee
+    }
+
+    pub(crate) fn nonce(&self) -> u64 {
+        self.tx.tx.nonce
+    }
+}
+
+/// Orders ready transactions best first: highest fee, then earliest arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ReadyKey {
+    pub(crate) fee: Reverse<u128>,
+    pub(crate) seq: u64,
+    pub(crate) sender: Address,
+    pub(crate) nonce: u64,
+}
+
+impl ReadyKey {
+    pub(crate) fn of(tx: &PoolTx) -> ReadyKey {
+        ReadyKey { fee: Reverse(tx.fee()), seq: tx.seq, sender: tx.tx.tx.sender, nonce: tx.nonce() }
+    }
+}
+
+/// Orders senders' last transactions for eviction: lowest fee first, then latest arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct EvictKey {
+    pub(crate) fee: u128,
+    pub(crate) seq: Reverse<u64>,
+    pub(crate) sender: Address,
+    pub(crate) nonce: u64,
+}
+
+impl EvictKey {
+    fn of(tx: &PoolTx) -> EvictKey {
+        EvictKey { fee: tx.fee(), seq: Reverse(tx.seq), sender: tx.tx.tx.sender, nonce: tx.nonce() }
+    }
+}
+
+/// One sender's transactions by nonce, with its committed account as last read.
+#[derive(Debug)]
+pub(crate) struct SenderQueue {
+    pub(crate) account: Account,
+    pub(crate) txs: BTreeMap<u64, PoolTx>,
+    /// The first nonce from the account nonce on that is not queued: the transactions below
+    /// it are ready (executable in order now).
+    pub(crate) pending_nonce: u64,
+    /// The key of the ready transaction at the account nonce, as indexed by the pool.
+    pub(crate) head: Option<ReadyKey>,
+    /// The key of the highest-nonce transaction, as indexed by the pool.
+    pub(crate) tail: Option<EvictKey>,
+}
+
+impl SenderQueue {
+    pub(crate) fn new(account: Account) -> SenderQueue {
+        SenderQueue {
+            account,
+            txs: BTreeMap::new(),
+            pending_nonce: account.nonce,
+            head: None,
+            tail: None,
+        }
+    }
+
+    /// What the queued transactions with a nonce below `nonce` cost together; `None` on
+    /// overflow.
+    pub(crate) fn cost_before(&self, nonce: u64) -> Option<u128> {
+        self.txs.range(..nonce).try_fold(0u128, |sum, (_, tx)| sum.checked_add(tx.cost))
+    }
+
+    /// Nonces that can no longer execute: below the account nonce, or not covered by the
+    /// balance after the (kept) transactions before them.
+    pub(crate) fn invalid_nonces(&self) -> Vec<u64> {
+        let stale = self.txs.range(..self.account.nonce).map(|(&nonce, _)| nonce);
+        let mut invalid: Vec<u64> = stale.collect();
+        let mut spent = 0u128;
+        for (&nonce, tx) in self.txs.range(self.account.nonce..) {
+            match spent.checked_add(tx.cost) {
+                Some(total) if total <= self.account.balance => spent = total,
+                _ => invalid.push(nonce),
+            }
+        }
+        invalid
+    }
+
+    /// Recomputes the pending nonce and the index keys (the caller re-indexes them).
+    pub(crate) fn refresh_keys(&mut self) {
+        let mut next = self.account.nonce;
+        for &nonce in self.txs.range(self.account.nonce..).map(|(nonce, _)| nonce) {
+            if nonce != next {
+                break;
+            }
+            next = next.saturating_add(1);
+        }
+        self.pending_nonce = next;
+        self.head = self.txs.get(&self.account.nonce).map(ReadyKey::of);
+        self.tail = self.txs.last_key_value().map(|(_, tx)| EvictKey::of(tx));
+    }
+
+    /// Whether the transaction with `nonce` is ready.
+    pub(crate) fn is_ready(&self, nonce: u64) -> bool {
+        nonce >= self.account.nonce && nonce < self.pending_nonce
+    }
+}

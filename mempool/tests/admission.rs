@@ -1,0 +1,326 @@
+//! Admission step by step: every rejection reason, replace-by-fee, caps and eviction.
+
+mod common;
+
+use common::*;
+use tandem_mempool::{MempoolConfig, Origin, Rejection, REASONS};
+use tandem_types::{Address, SignatureError};
+
+fn world() -> World {
+    let mut world = World::new(MempoolConfig::default());
+    for i in 0..8 {
+        world.fund(&key(i), 1_000, 0);
+    }
+    world
+}
+
+#[test]
+fn a_valid_transfer_is_admitted_ready_and_counted() {
+    let mut w = world();
+    let tx = transfer(&key(0), 0, 10, 5);
+    let admitted = w.pool.admit(0, tx.clone(), Origin::Client, &w.accounts).unwrap();
+    assert_eq!(admitted.hash, tx.hash());
+    assert!(admitted.ready);
+    assert_eq!((admitted.replaced, admitted.evicted.len(), admitted.dropped.len()), (None, 0, 0));
+    assert!(w.pool.contains(&tx.hash()));
+    assert_eq!(w.pool.transaction(&tx.hash()), Some(&tx));
+    assert_eq!((w.pool.len(), w.pool.bytes()), (1, 177));
+    assert_eq!(w.pool.pending_nonce(&key(0).address()), Some(1));
+    assert_eq!(w.pool.pending_nonce(&key(1).address()), None);
+    assert_eq!(w.pool.metrics().admitted, 1);
+}
+
+#[test]
+fn bytes_that_are_no_transaction_are_bad_encoding() {
+    let mut w = world();
+    let good = transfer(&key(0), 0, 10, 5).to_bytes();
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let mut unknown_action = good.clone();
+    unknown_action[64] = 9;
+    for bytes in [&good[..100], &trailing[..], &unknown_action[..], &[][..]] {
+        let rejection = w.pool.admit_bytes(0, bytes, Origin::Peer, &w.accounts).unwrap_err();
+        assert_eq!(rejection.reason(), "bad_encoding", "{rejection}");
+    }
+    let admitted = w.pool.admit_bytes(0, &good, Origin::Peer, &w.accounts).unwrap();
+    assert!(admitted.ready);
+    assert_eq!(w.pool.metrics().rejected_for("bad_encoding"), 4);
+}
+
+#[test]
+fn oversized_bytes_are_too_large_before_decoding() {
+    let mut w = world();
+    let rejection = w.pool.admit_bytes(0, &[0; 1_025], Origin::Client, &w.accounts).unwrap_err();
+    assert_eq!(rejection, Rejection::TooLarge { bytes: 1_025, max: 1_024 });
+    assert_eq!(rejection.reason(), "too_large");
+}
+
+#[test]
+fn a_transaction_for_another_chain_is_wrong_chain() {
+    let mut w = world();
+    let mut tx = transfer(&key(0), 0, 10, 5).tx;
+    tx.chain_id = 8;
+    let rejection = w.pool.admit(0, tx.sign(&key(0)), Origin::Client, &w.accounts).unwrap_err();
+    assert_eq!(rejection, Rejection::WrongChain { expected: CHAIN_ID, got: 8 });
+    assert_eq!(rejection.reason(), "wrong_chain");
+}
+
+#[test]
+fn a_fee_below_the_minimum_is_fee_too_low() {
+    let mut w = world();
+    let rejection = w.pool.admit(0, transfer(&key(0), 0, 9, 5), Origin::Client, &w.accounts);
+    let rejection = rejection.unwrap_err();
+    assert_eq!(rejection, Rejection::FeeBelowMinimum { fee: 9, min_fee: 10 });
+    assert_eq!(rejection.to_string(), "fee 9 is below the minimum fee 10");
+    assert_eq!(rejection.reason(), "fee_too_low");
+}
+
+#[test]
+fn a_wrong_or_weak_signature_is_bad_signature() {
+    let mut w = world();
+    let mut forged = transfer(&key(0), 0, 10, 5);
+    forged.signature.0[5] ^= 1;
+    let rejection = w.pool.admit(0, forged, Origin::Peer, &w.accounts).unwrap_err();
+    assert_eq!(rejection, Rejection::BadSignature(SignatureError::Invalid));
+    assert_eq!(rejection.reason(), "bad_signature");
+
+    // Signed by someone else for key(1)'s account.
+    let mut other = transfer(&key(1), 0, 10, 5).tx;
+    other.sender = key(0).address();
+    let rejection = w.pool.admit(0, other.sign(&key(1)), Origin::Peer, &w.accounts).unwrap_err();
+    assert_eq!(rejection.reason(), "bad_signature");
+
+    // The identity point is a small-order key that any signature would satisfy laxly.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    w.accounts.insert(Address(identity), tandem_types::Account { balance: 1_000, nonce: 0 });
+    let mut weak = transfer(&key(0), 0, 10, 5);
+    weak.tx.sender = Address(identity);
+    let rejection = w.pool.admit(0, weak, Origin::Peer, &w.accounts).unwrap_err();
+    assert_eq!(rejection, Rejection::BadSignature(SignatureError::WeakKey));
+    assert!(w.pool.is_empty());
+}
+
+#[test]
+fn a_used_nonce_is_nonce_too_low() {
+    let mut w = world();
+    w.fund(&key(0), 1_000, 5);
+    let rejection = w.pool.admit(0, transfer(&key(0), 3, 10, 5), Origin::Client, &w.accounts);
+    let rejection = rejection.unwrap_err();
+    assert_eq!(rejection.to_string(), "nonce 3 is below the account nonce 5");
+    assert_eq!(rejection.reason(), "nonce_too_low");
+}
+
+#[test]
+fn nonces_beyond_the_gap_are_nonce_too_high() {
+    let mut w = world();
+    w.fund(&key(0), 1_000, 5);
+    let accepted = w.pool.admit(0, transfer(&key(0), 69, 10, 1), Origin::Client, &w.accounts);
+    assert!(!accepted.unwrap().ready, "64 nonces ahead is held, not ready");
+    let rejection = w.pool.admit(0, transfer(&key(0), 70, 10, 1), Origin::Client, &w.accounts);
+    assert_eq!(
+        rejection.unwrap_err(),
+        Rejection::NonceTooHigh { nonce: 70, pending_nonce: 5, gap_max: 64 }
+    );
+    // The window follows the sender's pending nonce: with 5..=7 queued it ends at 72.
+    for nonce in 5..=7 {
+        w.pool.admit(0, transfer(&key(0), nonce, 10, 1), Origin::Client, &w.accounts).unwrap();
+    }
+    assert_eq!(w.pool.pending_nonce(&key(0).address()), Some(8));
+    assert!(w.pool.admit(0, transfer(&key(0), 72, 10, 1), Origin::Client, &w.accounts).is_ok());
+    let rejection = w.pool.admit(0, transfer(&key(0), 73, 10, 1), Origin::Client, &w.accounts);
+    assert_eq!(rejection.unwrap_err().reason(), "nonce_too_high");
+}
+
+#[test]
+fn the_balance_covers_this_and_the_earlier_queued_transactions() {
+    let mut w = world();
+    w.fund(&key(0), 100, 0);
+    let too_much = w.pool.admit(0, transfer(&key(0), 0, 10, 91), Origin::Client, &w.accounts);
+    let rejection = too_much.unwrap_err();
+    assert_eq!(rejection, Rejection::InsufficientBalance { balance: 100, required: 101 });
+    assert_eq!(rejection.reason(), "insufficient_balance");
+
+    w.pool.admit(0, transfer(&key(0), 0, 10, 50), Origin::Client, &w.accounts).unwrap();
+    let second = w.pool.admit(0, transfer(&key(0), 1, 10, 31), Origin::Client, &w.accounts);
+    assert_eq!(second.unwrap_err(), Rejection::InsufficientBalance { balance: 100, required: 101 });
+    assert!(w.pool.admit(0, transfer(&key(0), 1, 10, 30), Origin::Client, &w.accounts).is_ok());
+
+    let overflow =
+        w.pool.admit(0, transfer(&key(1), 0, 10, u128::MAX), Origin::Client, &w.accounts);
+    let rejection = overflow.unwrap_err();
+    assert_eq!(rejection, Rejection::CostOverflow);
+    assert_eq!(rejection.reason(), "insufficient_balance");
+}
+
+#[test]
+fn a_known_hash_is_duplicate_in_the_pool_and_after_inclusion() {
+    let mut w = world();
+    let tx = transfer(&key(0), 0, 10, 5);
+    w.pool.admit(0, tx.clone(), Origin::Client, &w.accounts).unwrap();
+    let rejection = w.pool.admit(0, tx.clone(), Origin::Peer, &w.accounts).unwrap_err();
+    assert_eq!(rejection, Rejection::Duplicate(tx.hash()));
+    assert_eq!(rejection.reason(), "duplicate");
+
+    w.commit(1, std::slice::from_ref(&tx));
+    assert!(!w.pool.contains(&tx.hash()));
+    let again = w.pool.admit(2, tx.clone(), Origin::Peer, &w.accounts).unwrap_err();
+    assert_eq!(again.reason(), "duplicate", "included hashes are remembered");
+
+    // A transaction included without passing through this pool is remembered too.
+    let elsewhere = transfer(&key(1), 0, 10, 5);
+    w.commit(3, std::slice::from_ref(&elsewhere));
+    let rejection = w.pool.admit(4, elsewhere, Origin::Peer, &w.accounts).unwrap_err();
+    assert_eq!(rejection.reason(), "duplicate");
+}
+
+#[test]
+fn the_sender_cap_is_sender_limit() {
+    let mut w = World::new(MempoolConfig { sender_txs_max: 3, ..MempoolConfig::default() });
+    w.fund(&key(0), 1_000, 0);
+    for nonce in 0..3 {
+        w.pool.admit(0, transfer(&key(0), nonce, 10, 1), Origin::Client, &w.accounts).unwrap();
+    }
+    let rejection = w.pool.admit(0, transfer(&key(0), 3, 10, 1), Origin::Client, &w.accounts);
+    let rejection = rejection.unwrap_err();
+    assert_eq!(rejection, Rejection::SenderLimit { sender: key(0).address(), queued: 3 });
+    assert_eq!(rejection.reason(), "sender_limit");
+    // A replacement is not a new transaction: it passes the cap.
+    let replacement = w.pool.admit(0, transfer(&key(0), 2, 11, 1), Origin::Client, &w.accounts);
+    assert!(replacement.unwrap().replaced.is_some());
+}
+
+#[test]
+fn replace_by_fee_needs_the_bump_and_the_balance() {
+    let mut w = world();
+    w.fund(&key(0), 300, 0);
+    let old = transfer(&key(0), 0, 100, 5);
+    w.pool.admit(0, old.clone(), Origin::Client, &w.accounts).unwrap();
+
+    let low = w.pool.admit(1, transfer(&key(0), 0, 109, 5), Origin::Client, &w.accounts);
+    let rejection = low.unwrap_err();
+    assert_eq!(rejection, Rejection::ReplacementUnderpriced { nonce: 0, fee: 109, required: 110 });
+    assert_eq!(rejection.reason(), "fee_too_low");
+    assert!(rejection.to_string().contains("a fee of at least 110"), "{rejection}");
+
+    let unaffordable = w.pool.admit(1, transfer(&key(0), 0, 110, 191), Origin::Client, &w.accounts);
+    assert_eq!(unaffordable.unwrap_err().reason(), "insufficient_balance");
+
+    let new = transfer(&key(0), 0, 110, 5);
+    let admitted = w.pool.admit(1, new.clone(), Origin::Client, &w.accounts).unwrap();
+    assert_eq!(admitted.replaced, Some(old.hash()));
+    assert!(!w.pool.contains(&old.hash()) && w.pool.contains(&new.hash()));
+    assert_eq!((w.pool.len(), w.pool.bytes()), (1, 177));
+    assert_eq!(w.pool.metrics().replaced, 1);
+    assert_eq!(w.pool.reap(10, 1 << 20), vec![new]);
+    let back = w.pool.admit(2, old, Origin::Client, &w.accounts).unwrap_err();
+    assert_eq!(back.reason(), "duplicate", "the replaced transaction cannot come back");
+}
+
+#[test]
+fn a_costlier_replacement_drops_later_transactions_it_leaves_uncovered() {
+    let mut w = world();
+    w.fund(&key(0), 100, 0);
+    w.pool.admit(0, transfer(&key(0), 0, 10, 10), Origin::Client, &w.accounts).unwrap();
+    let second = transfer(&key(0), 1, 10, 40);
+    w.pool.admit(0, second.clone(), Origin::Client, &w.accounts).unwrap();
+    let third = transfer(&key(0), 2, 10, 10);
+    w.pool.admit(0, third.clone(), Origin::Client, &w.accounts).unwrap();
+    // 20 + 50 + 20 = 90 is covered; replacing nonce 0 with a cost of 60 leaves room for 40.
+    let admitted = w.pool.admit(1, transfer(&key(0), 0, 20, 40), Origin::Client, &w.accounts);
+    let admitted = admitted.unwrap();
+    assert_eq!(admitted.dropped, vec![second.hash()], "60 + 50 > 100, while 60 + 20 fits");
+    assert!(w.pool.contains(&third.hash()));
+    assert_eq!(w.pool.pending_nonce(&key(0).address()), Some(1), "nonce 2 is held behind the gap");
+    assert_eq!(w.pool.reap(10, 1 << 20).len(), 1);
+    assert_eq!(w.pool.metrics().dropped, 1);
+}
+
+#[test]
+fn a_full_pool_evicts_the_lowest_fee_tail_or_refuses() {
+    let config = MempoolConfig { txs_max: 3, full_retry_after_ms: 250, ..MempoolConfig::default() };
+    let mut w = World::new(config);
+    for i in 0..4 {
+        w.fund(&key(i), 1_000, 0);
+    }
+    let a0 = transfer(&key(0), 0, 50, 1);
+    let a1 = transfer(&key(0), 1, 15, 1);
+    let b0 = transfer(&key(1), 0, 20, 1);
+    for tx in [&a0, &a1, &b0] {
+        w.pool.admit(0, tx.clone(), Origin::Client, &w.accounts).unwrap();
+    }
+    // Equal to the lowest fee: refused with the retry hint.
+    let refused = w.pool.admit(1, transfer(&key(2), 0, 15, 1), Origin::Client, &w.accounts);
+    let rejection = refused.unwrap_err();
+    assert_eq!(rejection, Rejection::MempoolFull { retry_after_ms: 250 });
+    assert_eq!(rejection.reason(), "mempool_full");
+    assert_eq!(rejection.retry_after_ms(), Some(250));
+
+    // Higher: evicts key(0)'s last nonce (fee 15), never its nonce 0.
+    let c0 = transfer(&key(2), 0, 16, 1);
+    let admitted = w.pool.admit(1, c0.clone(), Origin::Client, &w.accounts).unwrap();
+    assert_eq!(admitted.evicted, vec![a1.hash()]);
+    assert!(w.pool.contains(&a0.hash()) && w.pool.contains(&c0.hash()));
+    assert_eq!(w.pool.len(), 3);
+    assert_eq!(w.pool.metrics().evicted, 1);
+
+    // Tails now: a0 (50), b0 (20), c0 (16). A fee of 17 evicts c0 (the lowest).
+    let d0 = transfer(&key(3), 0, 17, 1);
+    assert_eq!(w.pool.admit(2, d0, Origin::Client, &w.accounts).unwrap().evicted, vec![c0.hash()]);
+    // A sender never evicts its own transactions: key(3)'s nonce 1 at fee 18 would have to
+    // push out d0 (17, its own) and it cannot outbid b0 (20) or a0 (50).
+    let own = w.pool.admit(3, transfer(&key(3), 1, 18, 1), Origin::Client, &w.accounts);
+    assert_eq!(own.unwrap_err().reason(), "mempool_full");
+}
+
+#[test]
+fn the_byte_cap_counts_too() {
+    let config =
+        MempoolConfig { bytes_max: 177 * 2, tx_bytes_max: 177, ..MempoolConfig::default() };
+    let mut w = World::new(config);
+    for i in 0..3 {
+        w.fund(&key(i), 1_000, 0);
+    }
+    w.pool.admit(0, transfer(&key(0), 0, 10, 1), Origin::Client, &w.accounts).unwrap();
+    w.pool.admit(0, transfer(&key(1), 0, 12, 1), Origin::Client, &w.accounts).unwrap();
+    let full = w.pool.admit(0, transfer(&key(2), 0, 10, 1), Origin::Client, &w.accounts);
+    assert_eq!(full.unwrap_err().reason(), "mempool_full");
+    let evicting = w.pool.admit(0, transfer(&key(2), 0, 11, 1), Origin::Client, &w.accounts);
+    assert_eq!(evicting.unwrap().evicted.len(), 1);
+    assert_eq!(w.pool.bytes(), 177 * 2);
+}
+
+#[test]
+fn every_reason_is_counted_once_per_rejection() {
+    let mut w = World::new(MempoolConfig { txs_max: 1, sender_txs_max: 1, ..Default::default() });
+    w.fund(&key(0), 1_000, 2);
+    w.fund(&key(1), 1_000, 0);
+    let ok = transfer(&key(0), 2, 10, 1);
+    w.pool.admit(0, ok.clone(), Origin::Client, &w.accounts).unwrap();
+    let mut bad_sig = transfer(&key(1), 0, 20, 1);
+    bad_sig.signature.0[0] ^= 1;
+    let mut wrong_chain = transfer(&key(1), 0, 10, 1).tx;
+    wrong_chain.chain_id = 1;
+    let cases = [
+        transfer(&key(0), 1, 10, 1),     // nonce_too_low
+        transfer(&key(0), 3, 10, 1),     // sender_limit
+        transfer(&key(1), 70, 10, 1),    // nonce_too_high
+        transfer(&key(1), 0, 10, 2_000), // insufficient_balance
+        transfer(&key(1), 0, 1, 1),      // fee_too_low
+        ok,                              // duplicate
+        transfer(&key(1), 0, 10, 1),     // mempool_full
+        bad_sig,                         // bad_signature
+        wrong_chain.sign(&key(1)),       // wrong_chain
+    ];
+    for tx in cases {
+        let _ = w.pool.admit(0, tx, Origin::Client, &w.accounts).unwrap_err();
+    }
+    let _ = w.pool.admit_bytes(0, &[1, 2, 3], Origin::Peer, &w.accounts).unwrap_err();
+    let _ = w.pool.admit_bytes(0, &[0; 2_000], Origin::Peer, &w.accounts).unwrap_err();
+    let metrics = w.pool.metrics();
+    for reason in REASONS {
+        assert_eq!(metrics.rejected_for(reason), 1, "{reason}");
+    }
+    assert_eq!(metrics.rejected_by_reason().count(), REASONS.len());
+    assert_eq!((metrics.admitted, metrics.txs, metrics.bytes), (1, 1, 177));
+}
