@@ -208,7 +208,12 @@ impl Mempool {
         let pooled = PoolTx { tx, hash, bytes, cost: plan.cost, seq, admitted_ms: now_ms, origin };
         self.insert(pooled, plan.account);
         self.recent.insert(hash);
-        dropped.extend(self.recheck(&sender, None));
+        if self.senders.get(&sender).is_some_and(|queue| queue.has_after(nonce)) {
+            // A costlier replacement or a filled gap may leave later nonces uncovered.
+            dropped.extend(self.recheck(&sender, None));
+        } else {
+            self.sync_sender(&sender);
+        }
         let ready = self.senders.get(&sender).is_some_and(|queue| queue.is_ready(nonce));
         Admitted { hash, ready, replaced, evicted, dropped }
     }

@@ -129,6 +129,11 @@ impl SenderQueue {
         self.tail = self.txs.last_key_value().map(|(_, tx)| EvictKey::of(tx));
     }
 
+    /// Whether a transaction with a nonce above `nonce` is queued.
+    pub(crate) fn has_after(&self, nonce: u64) -> bool {
+        self.txs.last_key_value().is_some_and(|(&last, _)| last > nonce)
+    }
+
     /// Whether the transaction with `nonce` is ready.
     pub(crate) fn is_ready(&self, nonce: u64) -> bool {
         nonce >= self.account.nonce && nonce < self.pending_nonce

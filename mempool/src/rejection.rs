@@ -7,7 +7,7 @@ use tandem_types::{Address, DecodeError, Hash, SignatureError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// The bytes are not a canonical signed transaction.
-    #[error("not a canonical signed transaction: {0}")]
+    #[error("{0}")]
     BadEncoding(DecodeError),
     /// The signature does not verify under the strict rule.
     #[error("bad signature: {0}")]

@@ -237,6 +237,20 @@ fn a_costlier_replacement_drops_later_transactions_it_leaves_uncovered() {
 }
 
 #[test]
+fn filling_a_gap_drops_a_later_transaction_the_balance_no_longer_covers() {
+    let mut w = world();
+    w.fund(&key(0), 100, 0);
+    let later = transfer(&key(0), 1, 10, 50);
+    w.pool.admit(0, later.clone(), Origin::Client, &w.accounts).unwrap();
+    // Nonce 0 is judged against the transactions before it (none): 60 fits the 100.
+    let first = w.pool.admit(1, transfer(&key(0), 0, 10, 50), Origin::Client, &w.accounts);
+    let first = first.unwrap();
+    assert!(first.ready);
+    assert_eq!(first.dropped, vec![later.hash()], "60 + 60 exceeds 100");
+    assert_eq!(w.pool.len(), 1);
+}
+
+#[test]
 fn a_full_pool_evicts_the_lowest_fee_tail_or_refuses() {
     let config = MempoolConfig { txs_max: 3, full_retry_after_ms: 250, ..MempoolConfig::default() };
     let mut w = World::new(config);
