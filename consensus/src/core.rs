@@ -980,7 +980,7 @@ impl<S: BlockSource> Handler<S> {
             return;
         }
         self.source.on_committed(block);
-        info!(
+        debug!(
             height = block.header.height,
             round = protocol.round,
             txs = block.header.tx_count,

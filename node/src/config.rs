@@ -1,0 +1,382 @@
+//! The node's configuration: `config.toml` in the node's home directory.
+//!
+//! Every field has a documented default, so a file only needs what differs (`tandem testnet`
+//! writes complete files). Unknown fields are errors, so a misspelt setting is never silently
+//! ignored. Relative paths are relative to the home directory. [`Config::validate`] runs once at
+//! start and names the setting that is wrong.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tandem_consensus::{ConsensusConfig, EmptyBlocks};
+use tandem_types::Address;
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Files and directories.
+    pub node: NodeSection,
+    /// Peer-to-peer transport.
+    pub network: NetworkSection,
+    /// Client JSON-RPC.
+    pub rpc: RpcSection,
+    /// Prometheus metrics and health.
+    pub metrics: MetricsSection,
+    /// Consensus timing and empty blocks.
+    pub consensus: ConsensusSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[node]`: where things are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSection {
+    /// The genesis document. Default `genesis.json`.
+    pub genesis: PathBuf,
+    /// The ed25519 consensus key file. Default `node_key.json`.
+    pub node_key: PathBuf,
+    /// The secp256k1 L1 key file. Default `l1_key.json`.
+    pub l1_key: PathBuf,
+    /// Store and write-ahead log. Default `data`.
+    pub data_dir: PathBuf,
+}
+
+impl Default for NodeSection {
+    fn default() -> NodeSection {
+        NodeSection {
+            genesis: "genesis.json".into(),
+            node_key: "node_key.json".into(),
+            l1_key: "l1_key.json".into(),
+            data_dir: "data".into(),
+        }
+    }
+}
+
+/// A peer to keep a connection with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// Its ed25519 key (0x-prefixed hex).
+    pub key: Address,
+    /// Its UDP address.
+    pub address: SocketAddr,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSection {
+    /// UDP address for QUIC. Default `0.0.0.0:26600`.
+    pub listen: SocketAddr,
+    /// Validators (and full nodes) to connect to. Default none.
+    pub peers: Vec<PeerEntry>,
+    /// Keys of full nodes allowed to connect besides the validators. Default none.
+    pub full_nodes: Vec<Address>,
+}
+
+impl Default for NetworkSection {
+    fn default() -> NetworkSection {
+        NetworkSection {
+            listen: "0.0.0.0:26600".parse().expect("a valid literal address"),
+            peers: Vec::new(),
+            full_nodes: Vec::new(),
+        }
+    }
+}
+
+/// `[rpc]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSection {
+    /// HTTP and WebSocket JSON-RPC. Default `127.0.0.1:8545`.
+    pub listen: SocketAddr,
+    /// Largest request body. Default 1 MiB.
+    pub max_request_bytes: u32,
+}
+
+impl Default for RpcSection {
+    fn default() -> RpcSection {
+        RpcSection {
+            listen: "127.0.0.1:8545".parse().expect("a valid literal address"),
+            max_request_bytes: 1 << 20,
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Prometheus `/metrics` and `/health`. Default `127.0.0.1:9615`.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> MetricsSection {
+        MetricsSection { listen: "127.0.0.1:9615".parse().expect("a valid literal address") }
+    }
+}
+
+/// How heights start when no transaction waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyBlocksMode {
+    /// At once, empty or not.
+    Continuous,
+    /// After `empty_block_interval_ms`, or at once when transactions wait.
+    Interval,
+    /// Only when transactions wait.
+    Never,
+}
+
+/// `[consensus]`. Defaults suit a LAN or a loopback testnet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// Wait for a proposal in round 0. Default 300.
+    pub timeout_propose_ms: u64,
+    /// Wait for more prevotes after 2/3 of any. Default 100.
+    pub timeout_prevote_ms: u64,
+    /// Wait for more precommits after 2/3 of any. Default 100.
+    pub timeout_precommit_ms: u64,
+    /// Added to each timeout per round. Default 100.
+    pub timeout_delta_ms: u64,
+    /// `continuous`, `interval` or `never`. Default `interval`.
+    pub empty_blocks: EmptyBlocksMode,
+    /// Longest time without a block when idle (with `interval`). Default 1000.
+    pub empty_block_interval_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> ConsensusSection {
+        ConsensusSection {
+            timeout_propose_ms: 300,
+            timeout_prevote_ms: 100,
+            timeout_precommit_ms: 100,
+            timeout_delta_ms: 100,
+            empty_blocks: EmptyBlocksMode::Interval,
+            empty_block_interval_ms: 1_000,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// A `tracing` filter such as `info` or `info,tandem_consensus=debug`; `RUST_LOG` wins
+    /// when set. Default `info,arc_malachitebft=warn` (the consensus library logs every vote
+    /// at info level).
+    pub level: String,
+    /// `text` or `json`. Default `text`.
+    pub format: LogFormat,
+}
+
+impl Default for LogSection {
+    fn default() -> LogSection {
+        LogSection { level: "info,arc_malachitebft=warn".into(), format: LogFormat::Text }
+    }
+}
+
+/// A configuration that cannot be used, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A setting has a value the node cannot run with.
+    #[error("setting {setting}: {reason}")]
+    Invalid {
+        /// The setting, as `section.field`.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+const TIMEOUT_MAX_MS: u64 = 60_000;
+
+impl Config {
+    /// Reads `config.toml` from `home` and validates it.
+    pub fn load(home: &Path) -> Result<Config, ConfigError> {
+        let path = home.join("config.toml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let config = Config::parse(&text)
+            .map_err(|message| ConfigError::Parse { path: path.display().to_string(), message })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no validation).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a configuration always serializes")
+    }
+
+    /// Checks every setting; the first wrong one is named.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid { setting, reason: reason.to_string() })
+        };
+        let c = &self.consensus;
+        for (setting, value) in [
+            ("consensus.timeout_propose_ms", c.timeout_propose_ms),
+            ("consensus.timeout_prevote_ms", c.timeout_prevote_ms),
+            ("consensus.timeout_precommit_ms", c.timeout_precommit_ms),
+        ] {
+            if value == 0 || value > TIMEOUT_MAX_MS {
+                return invalid(setting, "must be between 1 and 60000 milliseconds");
+            }
+        }
+        if c.timeout_delta_ms > TIMEOUT_MAX_MS {
+            return invalid("consensus.timeout_delta_ms", "must be at most 60000 milliseconds");
+        }
+        if c.empty_blocks == EmptyBlocksMode::Interval
+            && (c.empty_block_interval_ms == 0 || c.empty_block_interval_ms > 3_600_000)
+        {
+            return invalid(
+                "consensus.empty_block_interval_ms",
+                "must be between 1 and 3600000 milliseconds with empty_blocks = \"interval\"",
+            );
+        }
+        if self.rpc.max_request_bytes < 1_024 {
+            return invalid("rpc.max_request_bytes", "must be at least 1024");
+        }
+        let ports = [
+            ("network.listen", self.network.listen),
+            ("rpc.listen", self.rpc.listen),
+            ("metrics.listen", self.metrics.listen),
+        ];
+        if self.rpc.listen == self.metrics.listen {
+            return invalid("metrics.listen", "must differ from rpc.listen");
+        }
+        if ports.iter().any(|(_, address)| address.port() == 0) {
+            let (setting, _) = ports.iter().find(|(_, a)| a.port() == 0).expect("found above");
+            return invalid(setting, "needs a port other than 0");
+        }
+        let mut keys: Vec<Address> = self.network.peers.iter().map(|p| p.key).collect();
+        keys.sort();
+        if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+            return invalid("network.peers", "lists a key twice");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "is not a tracing filter (try \"info\" or \"debug\")");
+        }
+        Ok(())
+    }
+
+    /// The consensus settings in the consensus crate's terms.
+    pub fn consensus_config(&self) -> ConsensusConfig {
+        let c = &self.consensus;
+        ConsensusConfig {
+            timeout_propose: Duration::from_millis(c.timeout_propose_ms),
+            timeout_prevote: Duration::from_millis(c.timeout_prevote_ms),
+            timeout_precommit: Duration::from_millis(c.timeout_precommit_ms),
+            timeout_delta: Duration::from_millis(c.timeout_delta_ms),
+            empty_blocks: match c.empty_blocks {
+                EmptyBlocksMode::Continuous => EmptyBlocks::Continuous,
+                EmptyBlocksMode::Never => EmptyBlocks::Never,
+                EmptyBlocksMode::Interval => {
+                    EmptyBlocks::Interval(Duration::from_millis(c.empty_block_interval_ms))
+                }
+            },
+        }
+    }
+
+    /// `path` resolved against the home directory.
+    pub fn resolve(home: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            home.join(path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_documented_defaults() {
+        let config = Config::parse("").expect("parses");
+        assert_eq!(config, Config::default());
+        config.validate().expect("defaults are valid");
+        assert_eq!(config.rpc.listen.to_string(), "127.0.0.1:8545");
+        assert_eq!(
+            config.consensus_config().empty_blocks,
+            EmptyBlocks::Interval(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn a_written_config_reads_back_the_same() {
+        let mut config = Config::default();
+        config.network.peers.push(PeerEntry {
+            key: Address([3; 32]),
+            address: "127.0.0.1:7000".parse().expect("addr"),
+        });
+        config.consensus.empty_blocks = EmptyBlocksMode::Never;
+        config.log.format = LogFormat::Json;
+        assert_eq!(Config::parse(&config.to_toml()).expect("parses"), config);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let unknown = Config::parse("[consensus]\ntimeout_propse_ms = 5\n").expect_err("unknown");
+        assert!(unknown.contains("timeout_propse_ms"), "{unknown}");
+        let wrong_type = Config::parse("[rpc]\nlisten = 8545\n").expect_err("type");
+        assert!(wrong_type.contains("listen"), "{wrong_type}");
+
+        let check = |text: &str, setting: &str| {
+            let error = Config::parse(text).expect("parses").validate().expect_err("invalid");
+            assert!(error.to_string().contains(setting), "{error} should name {setting}");
+        };
+        check("[consensus]\ntimeout_propose_ms = 0\n", "consensus.timeout_propose_ms");
+        check("[consensus]\nempty_block_interval_ms = 0\n", "consensus.empty_block_interval_ms");
+        check("[metrics]\nlisten = \"127.0.0.1:8545\"\n", "metrics.listen");
+        check("[rpc]\nlisten = \"127.0.0.1:0\"\n", "rpc.listen");
+        check("[rpc]\nmax_request_bytes = 10\n", "rpc.max_request_bytes");
+        check("[log]\nlevel = \"info,=[\"\n", "log.level");
+        let key = format!("0x{}", "ab".repeat(32));
+        check(
+            &format!(
+                "[[network.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:1\"\n\
+                 [[network.peers]]\nkey = \"{key}\"\naddress = \"127.0.0.1:2\"\n"
+            ),
+            "network.peers",
+        );
+    }
+}
