@@ -1,10 +1,12 @@
 //! Tandem's consensus: Malachite's Tendermint core driven directly over Tandem's types.
 //!
-//! Owns the Malachite `Context` (this crate is the only one that names Malachite types), and
-//! will own the driver that handles the core's effects, its write-ahead log, the proposer and
-//! validation glue over the executor, and value sync. In: votes, proposals and decided blocks
-//! from peers; blocks to propose. Out: signed votes and proposals to publish, decided blocks
-//! with their certificates.
+//! Owns the Malachite `Context` (this crate is the only one that names Malachite types), the
+//! sans-IO `ConsensusCore` that handles every effect (proposing and validating blocks through
+//! the executor, the empty-block modes, peer penalties), its write-ahead log, value sync, and
+//! `run_validator`, the tokio shell over a transport. In: votes, proposals and decided blocks
+//! from peers (with the sender's key), candidate transactions from a `BlockSource`, the time.
+//! Out: signed votes and proposals to publish, sync messages, log appends, timers, and decided
+//! blocks committed with their certificates.
 
 mod context;
 mod core;

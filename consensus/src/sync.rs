@@ -5,7 +5,9 @@
 //! Peers announce their committed height (`Status`) at least once a second. When a peer has
 //! committed the height this node is working on, the node asks it for a range; a response is
 //! committed block by block (deferring the fsync to the last block of each response, since
-//! synced blocks can always be fetched again) and the next range is asked for at once.
+//! synced blocks can always be fetched again) and the next range is asked for at once. A
+//! peer that leaves a request unanswered is paused for a while, so that a peer announcing
+//! heights it does not serve cannot hold this node back.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use malachitebft_core_consensus::Input;
