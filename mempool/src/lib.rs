@@ -20,6 +20,38 @@
 //! beyond the sender's pending nonce), replace-by-fee or the per-sender cap, the balance
 //! (covering this transaction and the sender's queued ones before it), room (evicting a
 //! lower fee when full), then the strict ed25519 rule of `tandem_types`.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use tandem_mempool::{Mempool, MempoolConfig, Origin};
+//! use tandem_types::{Account, Action, Address, ChainParams, SecretKey, Transaction};
+//!
+//! let params = ChainParams { min_fee: 1, block_txs_max: 100, block_bytes_max: 1 << 20, batch_blocks: 10 };
+//! let mut pool = Mempool::new(MempoolConfig::default(), 7, &params)?;
+//! let alice = SecretKey::from_seed(&[1; 32]);
+//! let mut accounts = BTreeMap::from([(alice.address(), Account { balance: 100, nonce: 0 })]);
+//!
+//! let transfer = Transaction {
+//!     chain_id: 7,
+//!     sender: alice.address(),
+//!     nonce: 0,
+//!     fee: 1,
+//!     action: Action::Transfer { to: Address([2; 32]), amount: 10 },
+//! }
+//! .sign(&alice);
+//! let admitted = pool.admit(0, transfer.clone(), Origin::Client, &accounts)?;
+//! assert!(admitted.ready);
+//! assert_eq!(pool.take_gossip_batch(), Some(vec![transfer.clone()]));
+//!
+//! let block = pool.reap(100, 1 << 20);
+//! assert_eq!(block, vec![transfer]);
+//! // The block is decided and executed; the pool learns the new state.
+//! accounts.insert(alice.address(), Account { balance: 89, nonce: 1 });
+//! let committed = pool.on_block_committed(1, &block, &accounts);
+//! assert_eq!(committed.included, vec![admitted.hash]);
+//! assert!(pool.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod accounts;
 mod admission;
