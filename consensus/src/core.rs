@@ -552,7 +552,10 @@ impl<S: BlockSource> ConsensusCore<S> {
                     return Err(Rejection::WrongChain(vote.chain_id));
                 }
                 // Malachite buffers votes for a few heights ahead; further ones are noise.
-                if vote.height + 1 < current || vote.height > current + 2 {
+                // Votes for a committed height are of no use, and must not reach Malachite
+                // while it still sits at a height that sync has since committed (the next
+                // height may be held, see `EmptyBlocks`): it would decide that height again.
+                if vote.height < current || vote.height > current + 2 {
                     return Err(Rejection::WrongHeight { found: vote.height, current });
                 }
                 if self.handler.executor.validators().power_of(&vote.validator).is_none() {

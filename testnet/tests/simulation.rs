@@ -68,7 +68,19 @@ fn seeds_that_once_found_a_bug_stay_clean() {
     // And a garbage sender's tampered status announced a height it never served, capturing an
     // honest validator's sync until liveness was lost (879 with 4, 70 with 7): a peer that
     // leaves a request unanswered is now paused.
-    let seeds = [(2830u64, 4usize), (4112, 4), (5369, 4), (6720, 4), (1720, 7), (879, 4), (70, 7)];
+    // And a validator that synced past the height its consensus sat at, then held the next
+    // height for lack of transactions, decided the synced height again from late votes and
+    // stopped (4339 with 4): votes for committed heights no longer reach consensus.
+    let seeds = [
+        (2830u64, 4usize),
+        (4112, 4),
+        (5369, 4),
+        (6720, 4),
+        (1720, 7),
+        (879, 4),
+        (70, 7),
+        (4339, 4),
+    ];
     for (seed, validators) in seeds {
         let config = SimConfig::new(seed, validators);
         if let Err(violation) = run(config.clone()) {
