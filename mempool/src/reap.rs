@@ -54,3 +54,25 @@ impl Mempool {
         queue.is_ready(nonce).then(|| ReadyKey::of(&queue.txs[&nonce]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tandem_types::{Action, Address, L1Address, SecretKey, Transaction};
+
+    use super::SMALLEST_TX_BYTES;
+    use crate::LARGEST_TX_BYTES;
+
+    #[test]
+    fn the_size_bounds_are_those_of_the_two_actions() {
+        let key = SecretKey::from_seed(&[1; 32]);
+        let sized = |action| {
+            Transaction { chain_id: 1, sender: key.address(), nonce: 0, fee: 1, action }
+                .sign(&key)
+                .to_bytes()
+                .len()
+        };
+        let withdraw = sized(Action::Withdraw { l1_recipient: L1Address([1; 20]), amount: 1 });
+        let transfer = sized(Action::Transfer { to: Address([1; 32]), amount: 1 });
+        assert_eq!((withdraw, transfer), (SMALLEST_TX_BYTES, LARGEST_TX_BYTES));
+    }
+}
