@@ -10,7 +10,7 @@ use crate::queue::ReadyKey;
 
 /// The smallest encoded transaction of protocol v1 (a withdrawal); below this much room no
 /// transaction fits.
-const SMALLEST_TX_BYTES: usize = 161;
+const SMALLEST_TX_BYTES: usize = 165;
 
 impl Mempool {
     /// Up to `max_txs` ready transactions of at most `max_bytes` encoded bytes in total, in
