@@ -1,56 +1,21 @@
 //! Bad input from peers: garbage, wrong chain, far heights, bad signatures, the wrong proposer,
 //! invalid blocks and certificates are rejected with a reason, never a panic.
 
-use tandem_consensus::{
-    BlockSource, ConsensusConfig, ConsensusCore, Rejection, SyncMessage, WireMessage,
-};
+use tandem_consensus::{ConsensusConfig, ConsensusCore, Rejection, SyncMessage, WireMessage};
 use tandem_executor::{Executor, SignatureCheck};
 use tandem_types::{
-    sha256, ChainParams, CommitCertificate, CommitSignature, Genesis, GenesisAccount,
-    GenesisValidator, Hash, L1Address, SecretKey, Signature, SignedTransaction, Vote, VoteKind,
+    CommitCertificate, CommitSignature, Hash, SecretKey, Signature, Vote, VoteKind,
 };
+
+mod common;
+
+use common::{key, Empty};
 
 const CHAIN_ID: u64 = 9;
 
-fn key(role: &str, index: u32) -> SecretKey {
-    SecretKey::from_seed(&sha256(&[role.as_bytes(), &index.to_le_bytes()].concat()).0)
-}
-
-struct Empty;
-
-impl BlockSource for Empty {
-    fn candidates(&mut self, _height: u64, _limit: usize) -> Vec<SignedTransaction> {
-        Vec::new()
-    }
-
-    fn has_candidates(&self) -> bool {
-        false
-    }
-
-    fn on_committed(&mut self, _block: &tandem_types::Block) {}
-}
-
 fn setup() -> (tempfile::TempDir, Vec<SecretKey>, ConsensusCore<Empty>, Executor) {
     let keys: Vec<SecretKey> = (0..4).map(|i| key("validator", i)).collect();
-    let genesis = Genesis {
-        chain_id: CHAIN_ID,
-        genesis_time_ms: 0,
-        params: ChainParams {
-            min_fee: 1,
-            block_txs_max: 10,
-            block_bytes_max: 1 << 20,
-            batch_blocks: 10,
-        },
-        validators: keys
-            .iter()
-            .map(|k| GenesisValidator {
-                address: k.address(),
-                l1_address: L1Address([1; 20]),
-                power: 1,
-            })
-            .collect(),
-        accounts: vec![GenesisAccount { address: key("account", 0).address(), balance: 10 }],
-    };
+    let genesis = common::genesis(CHAIN_ID, &keys, 10);
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = Executor::open(&dir.path().join("a.redb"), genesis.clone()).expect("open");
     let helper = Executor::open(&dir.path().join("b.redb"), genesis).expect("open");

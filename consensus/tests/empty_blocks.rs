@@ -8,14 +8,11 @@ use tandem_consensus::{
     WireMessage,
 };
 use tandem_executor::Executor;
-use tandem_types::{
-    sha256, Block, ChainParams, Genesis, GenesisAccount, GenesisValidator, L1Address, SecretKey,
-    SignedTransaction, Vote, VoteKind,
-};
+use tandem_types::{Block, SecretKey, SignedTransaction, Vote, VoteKind};
 
-fn key(role: &str, index: u32) -> SecretKey {
-    SecretKey::from_seed(&sha256(&[role.as_bytes(), &index.to_le_bytes()].concat()).0)
-}
+mod common;
+
+use common::key;
 
 /// A source that has transactions waiting when `waiting` says so.
 struct Toggle {
@@ -43,25 +40,7 @@ struct Setup {
 
 fn setup(empty_blocks: EmptyBlocks) -> Setup {
     let keys: Vec<SecretKey> = (0..4).map(|i| key("validator", i)).collect();
-    let genesis = Genesis {
-        chain_id: 5,
-        genesis_time_ms: 0,
-        params: ChainParams {
-            min_fee: 1,
-            block_txs_max: 10,
-            block_bytes_max: 1 << 20,
-            batch_blocks: 10,
-        },
-        validators: keys
-            .iter()
-            .map(|k| GenesisValidator {
-                address: k.address(),
-                l1_address: L1Address([1; 20]),
-                power: 1,
-            })
-            .collect(),
-        accounts: vec![GenesisAccount { address: key("account", 0).address(), balance: 10 }],
-    };
+    let genesis = common::genesis(5, &keys, 10);
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = Executor::open(&dir.path().join("a.redb"), genesis).expect("open");
     let waiting = std::rc::Rc::new(std::cell::Cell::new(false));

@@ -7,35 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_consensus::{
-    run_validator, BlockSource, ConsensusConfig, ConsensusCore, Decision, FileWal,
-};
+use tandem_consensus::{run_validator, ConsensusConfig, ConsensusCore, Decision, FileWal};
 use tandem_executor::Executor;
 use tandem_network::{NetworkConfig, PeerAddress, PeerSet, QuicNetwork};
-use tandem_types::{
-    sha256, ChainParams, Genesis, GenesisAccount, GenesisValidator, Hash, L1Address, SecretKey,
-    SignedTransaction,
-};
+use tandem_types::{Genesis, Hash, SecretKey};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-fn key(role: &str, index: u32) -> SecretKey {
-    SecretKey::from_seed(&sha256(&[role.as_bytes(), &index.to_le_bytes()].concat()).0)
-}
+mod common;
 
-struct Empty;
-
-impl BlockSource for Empty {
-    fn candidates(&mut self, _height: u64, _limit: usize) -> Vec<SignedTransaction> {
-        Vec::new()
-    }
-
-    fn has_candidates(&self) -> bool {
-        false
-    }
-
-    fn on_committed(&mut self, _block: &tandem_types::Block) {}
-}
+use common::{key, Empty};
 
 type NodeTask = JoinHandle<(QuicNetwork, Option<String>)>;
 
@@ -56,25 +37,7 @@ struct Cluster {
 impl Cluster {
     fn new(validators: u32) -> (Cluster, Vec<UdpSocket>) {
         let keys: Vec<SecretKey> = (0..validators).map(|i| key("validator", i)).collect();
-        let genesis = Genesis {
-            chain_id: 11,
-            genesis_time_ms: 0,
-            params: ChainParams {
-                min_fee: 1,
-                block_txs_max: 100,
-                block_bytes_max: 1 << 20,
-                batch_blocks: 10,
-            },
-            validators: keys
-                .iter()
-                .map(|k| GenesisValidator {
-                    address: k.address(),
-                    l1_address: L1Address([1; 20]),
-                    power: 1,
-                })
-                .collect(),
-            accounts: vec![GenesisAccount { address: key("account", 0).address(), balance: 10 }],
-        };
+        let genesis = common::genesis(11, &keys, 100);
         let sockets: Vec<UdpSocket> =
             keys.iter().map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
         let peers = keys
