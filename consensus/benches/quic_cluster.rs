@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tandem_consensus::{
-    run_validator, BlockSource, ConsensusConfig, ConsensusCore, Decision, FileWal,
+    run_validator, BlockSource, ConsensusConfig, ConsensusCore, Decision, FileWal, ValidatorIo,
 };
 use tandem_executor::{Durability, Executor, SignatureCheck};
 use tandem_network::{NetworkConfig, PeerAddress, PeerSet, QuicNetwork};
@@ -39,7 +39,7 @@ impl BlockSource for Empty {
         false
     }
 
-    fn on_committed(&mut self, _block: &tandem_types::Block) {}
+    fn on_committed(&mut self, _now_ms: u64, _block: &tandem_types::Block) {}
 }
 
 fn genesis(keys: &[SecretKey]) -> Genesis {
@@ -109,7 +109,8 @@ fn start(dir: &std::path::Path, keys: &[SecretKey], which: &[usize]) -> Running 
         let stopped = stopped.clone();
         tokio::spawn(async move {
             let network = Arc::new(network);
-            let _ = run_validator(core, network, events, stopped, decided, wal).await;
+            let _ =
+                run_validator(core, ValidatorIo::new(network, events, stopped, decided, wal)).await;
         });
     }
     Running { stop, decisions }

@@ -34,8 +34,9 @@ pub trait BlockSource {
     /// Whether any transaction waits to be proposed (decides when a height starts under
     /// [`EmptyBlocks::Interval`] and [`EmptyBlocks::Never`]).
     fn has_candidates(&self) -> bool;
-    /// `block` was committed: its transactions are no longer candidates.
-    fn on_committed(&mut self, block: &tandem_types::Block);
+    /// `block` was committed at `now_ms` (the executor's state already holds its effects):
+    /// its transactions are no longer candidates.
+    fn on_committed(&mut self, now_ms: u64, block: &tandem_types::Block);
 }
 
 /// When a validator starts the next height if no transaction waits.
@@ -982,7 +983,7 @@ impl<S: BlockSource> Handler<S> {
             self.fail(error);
             return;
         }
-        self.source.on_committed(block);
+        self.source.on_committed(self.now_ms, block);
         debug!(
             height = block.header.height,
             round = protocol.round,

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tandem_network::{Channel, NetworkEvent, Transport};
-use tandem_types::Hash;
-use tokio::sync::{mpsc, watch};
+use tandem_types::{Address, Hash};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 
 use crate::core::{BlockSource, ConsensusCore, Fatal, Output, TimerId};
@@ -27,6 +27,61 @@ pub struct Decision {
     pub tx_count: u32,
 }
 
+/// What the validator is doing now, published for status queries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsensusStatus {
+    /// The height being decided (or held): the committed head plus one.
+    pub height: u64,
+    /// The round being played at that height.
+    pub round: u32,
+    /// Whether the height is held until transactions wait (see [`crate::EmptyBlocks`]).
+    pub idle: bool,
+    /// The highest committed height a peer announced.
+    pub best_peer_height: u64,
+}
+
+/// Everything the validator task talks to besides its core.
+pub struct ValidatorIo<T> {
+    /// The transport to the other validators.
+    pub transport: Arc<T>,
+    /// Messages from peers.
+    pub events: mpsc::Receiver<NetworkEvent>,
+    /// Turns true when the node stops.
+    pub shutdown: watch::Receiver<bool>,
+    /// Every decided height.
+    pub decisions: mpsc::UnboundedSender<Decision>,
+    /// The write-ahead log.
+    pub wal: FileWal,
+    /// Notified when transactions arrive in the block source (a held height may start).
+    pub new_transactions: Arc<Notify>,
+    /// Where messages of the mempool channel go; they are dropped if this is `None` or full.
+    pub mempool_messages: Option<mpsc::Sender<(Address, Bytes)>>,
+    /// Receives the validator's status whenever it changes.
+    pub status: Option<watch::Sender<ConsensusStatus>>,
+}
+
+impl<T> ValidatorIo<T> {
+    /// The I/O of a validator with no mempool and no status watcher.
+    pub fn new(
+        transport: Arc<T>,
+        events: mpsc::Receiver<NetworkEvent>,
+        shutdown: watch::Receiver<bool>,
+        decisions: mpsc::UnboundedSender<Decision>,
+        wal: FileWal,
+    ) -> ValidatorIo<T> {
+        ValidatorIo {
+            transport,
+            events,
+            shutdown,
+            decisions,
+            wal,
+            new_transactions: Arc::new(Notify::new()),
+            mempool_messages: None,
+            status: None,
+        }
+    }
+}
+
 /// How often this node announces its height to its peers.
 const STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -43,15 +98,22 @@ struct Effects<'a, T> {
 }
 
 /// Runs a validator until `shutdown` turns true or the core hits a fatal error. The core
-/// first replays `wal` (entries of the height it is at), so a restart re-uses its votes.
+/// first replays the write-ahead log (entries of the height it is at), so a restart re-uses
+/// its votes.
 pub async fn run_validator<S: BlockSource, T: Transport>(
     mut core: ConsensusCore<S>,
-    transport: Arc<T>,
-    mut events: mpsc::Receiver<NetworkEvent>,
-    mut shutdown: watch::Receiver<bool>,
-    decisions: mpsc::UnboundedSender<Decision>,
-    mut wal: FileWal,
+    io: ValidatorIo<T>,
 ) -> Result<ConsensusCore<S>, Fatal> {
+    let ValidatorIo {
+        transport,
+        mut events,
+        mut shutdown,
+        decisions,
+        mut wal,
+        new_transactions,
+        mempool_messages,
+        status,
+    } = io;
     let entries = wal.entries().map_err(|error| Fatal(format!("write-ahead log: {error}")))?;
     let mut effects = Effects {
         transport: transport.as_ref(),
@@ -61,9 +123,12 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
     };
     let outputs = core.start_with_wal(now_ms(), entries)?;
     effects.execute(outputs)?;
-    let mut status = tokio::time::interval(STATUS_INTERVAL);
-    status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut status_tick = tokio::time::interval(STATUS_INTERVAL);
+    status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if let Some(status) = &status {
+            publish_status(&core, status);
+        }
         let next_timer =
             effects.timers.iter().min_by_key(|(_, at)| **at).map(|(timer, at)| (*timer, *at));
         let sleep_until = next_timer
@@ -82,14 +147,24 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
                         core.on_message(now_ms(), peer, &payload)?
                     }
                     Channel::Sync => core.on_sync_message(now_ms(), peer, &payload)?,
-                    Channel::Mempool => continue,
+                    Channel::Mempool => {
+                        if let Some(mempool) = &mempool_messages {
+                            // A full mempool queue drops gossip rather than stall consensus.
+                            let _ = mempool.try_send((peer, payload));
+                        }
+                        continue;
+                    }
                 };
                 // A rejection was logged and charged to the peer by the core.
                 if let Ok(outputs) = result {
                     effects.execute(outputs)?;
                 }
             }
-            _ = status.tick() => {
+            () = new_transactions.notified() => {
+                let outputs = core.on_transactions(now_ms())?;
+                effects.execute(outputs)?;
+            }
+            _ = status_tick.tick() => {
                 let outputs = core.on_status_tick(now_ms());
                 effects.execute(outputs)?;
             }
@@ -102,6 +177,24 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
             }
         }
     }
+}
+
+/// Publishes the core's status if it changed.
+fn publish_status<S: BlockSource>(
+    core: &ConsensusCore<S>,
+    status: &watch::Sender<ConsensusStatus>,
+) {
+    let now = ConsensusStatus {
+        height: core.height(),
+        round: core.round().unwrap_or(0),
+        idle: core.is_idle(),
+        best_peer_height: core.best_peer_height(),
+    };
+    status.send_if_modified(|current| {
+        let changed = *current != now;
+        *current = now;
+        changed
+    });
 }
 
 impl<T: Transport> Effects<'_, T> {

@@ -25,7 +25,7 @@ pub use core::{
     BlockSource, ConsensusConfig, ConsensusCore, EmptyBlocks, Fatal, Output, Rejection, TimerId,
     TimerKind,
 };
-pub use driver::{run_validator, Decision};
+pub use driver::{run_validator, ConsensusStatus, Decision, ValidatorIo};
 pub use penalty::{PeerPenalties, PeerRecord, BAN_MS, BAN_POINTS};
 pub use sync::{SyncMessage, SYNC_BLOCKS_MAX, SYNC_BYTES_MAX};
 pub use wal::{FileWal, WalEntry};

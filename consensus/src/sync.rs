@@ -125,6 +125,11 @@ impl<S: BlockSource> ConsensusCore<S> {
             .map(|(peer, height)| (*peer, *height))
     }
 
+    /// The highest committed height a peer has announced (0 before any status).
+    pub fn best_peer_height(&self) -> u64 {
+        self.sync.peer_heights.values().copied().max().unwrap_or(0)
+    }
+
     /// Stops syncing from `peer` (it was banned).
     pub(crate) fn forget_peer(&mut self, peer: &Address) {
         self.sync.peer_heights.remove(peer);
@@ -216,7 +221,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             }
             let durability =
                 if index + 1 == count { Durability::Immediate } else { Durability::Deferred };
-            if let Err(rejection) = self.commit_synced(&block, &certificate, durability)? {
+            if let Err(rejection) = self.commit_synced(now_ms, &block, &certificate, durability)? {
                 self.sync.in_flight.retain(|(asked, _, _)| *asked != peer);
                 return Ok(Err(rejection));
             }
@@ -255,6 +260,7 @@ impl<S: BlockSource> ConsensusCore<S> {
 
     fn commit_synced(
         &mut self,
+        now_ms: u64,
         block: &Block,
         certificate: &CommitCertificate,
         durability: Durability,
@@ -279,7 +285,7 @@ impl<S: BlockSource> ConsensusCore<S> {
         executor
             .commit_with(block, certificate, outcome, durability)
             .map_err(|error| Fatal(error.to_string()))?;
-        self.source_mut().on_committed(block);
+        self.source_mut().on_committed(now_ms, block);
         Ok(Ok(()))
     }
 }

@@ -28,7 +28,7 @@ impl BlockSource for Toggle {
         self.waiting.get()
     }
 
-    fn on_committed(&mut self, _block: &Block) {}
+    fn on_committed(&mut self, _now_ms: u64, _block: &Block) {}
 }
 
 struct Setup {

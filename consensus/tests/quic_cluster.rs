@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_consensus::{run_validator, ConsensusConfig, ConsensusCore, Decision, FileWal};
+use tandem_consensus::{
+    run_validator, ConsensusConfig, ConsensusCore, Decision, FileWal, ValidatorIo,
+};
 use tandem_executor::Executor;
 use tandem_network::{NetworkConfig, PeerAddress, PeerSet, QuicNetwork};
 use tandem_types::{Genesis, Hash, SecretKey};
@@ -91,8 +93,8 @@ impl Cluster {
         self.stops[index] = Some(stop);
         self.tasks[index] = Some(tokio::spawn(async move {
             let network = Arc::new(network);
-            let result =
-                run_validator(core, network.clone(), events, stopped, decisions, wal).await;
+            let io = ValidatorIo::new(network.clone(), events, stopped, decisions, wal);
+            let result = run_validator(core, io).await;
             let network = Arc::try_unwrap(network)
                 .unwrap_or_else(|_| panic!("the driver holds no other handle"));
             (network, result.err().map(|fatal| fatal.to_string()))

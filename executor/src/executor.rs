@@ -1,6 +1,7 @@
 //! The executor: validates, builds and commits blocks over the account state.
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use jmt::storage::TreeUpdateBatch;
 use jmt::{KeyHash, OwnedValue, Version};
@@ -72,13 +73,49 @@ struct Executed {
     tx_hashes: Vec<Hash>,
 }
 
+/// The committed accounts, shared with readers on other threads (the mempool's admission).
+/// The executor is the only writer: it updates the map right after a block's commit.
+#[derive(Clone, Debug, Default)]
+pub struct CommittedAccounts(Arc<RwLock<FxHashMap<Hash, Account>>>);
+
+impl CommittedAccounts {
+    fn new(accounts: FxHashMap<Hash, Account>) -> CommittedAccounts {
+        CommittedAccounts(Arc::new(RwLock::new(accounts)))
+    }
+
+    /// The committed account of `address`, if it exists.
+    pub fn get(&self, address: &Address) -> Option<Account> {
+        self.read().get(&state_key(address)).copied()
+    }
+
+    /// Number of accounts.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether there is no account (never true after genesis).
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    // A panic while the lock is held cannot leave the map half-updated (updates are one
+    // `extend` of owned values), so a poisoned lock is still a consistent map.
+    fn read(&self) -> RwLockReadGuard<'_, FxHashMap<Hash, Account>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn extend(&self, changes: FxHashMap<Hash, Account>) {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).extend(changes);
+    }
+}
+
 /// The deterministic state machine of one node.
 pub struct Executor {
     genesis: Genesis,
     genesis_hash: Hash,
     validators: ValidatorSet,
-    store: Store,
-    accounts: FxHashMap<Hash, Account>,
+    store: Arc<Store>,
+    accounts: CommittedAccounts,
     tree: LiveTree,
     head: Head,
 }
@@ -107,6 +144,8 @@ impl Executor {
             }
             Some(_) => load_state(&store)?,
         };
+        let store = Arc::new(store);
+        let accounts = CommittedAccounts::new(accounts);
         Ok(Executor { genesis, genesis_hash, validators, store, accounts, tree, head })
     }
 
@@ -130,9 +169,15 @@ impl Executor {
         &self.validators
     }
 
-    /// The store, for reads of blocks, certificates, receipts and the transaction index.
-    pub fn store(&self) -> &Store {
+    /// The store, for reads of blocks, certificates, receipts, the transaction index and
+    /// proofs; shared, so readers on other threads keep it while the executor commits.
+    pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// A handle to the committed accounts for readers on other threads.
+    pub fn committed_accounts(&self) -> CommittedAccounts {
+        self.accounts.clone()
     }
 
     /// Number of accounts in the current state.
@@ -142,7 +187,7 @@ impl Executor {
 
     /// An account in the current state.
     pub fn account(&self, address: &Address) -> Option<Account> {
-        self.accounts.get(&state_key(address)).copied()
+        self.accounts.get(address)
     }
 
     /// Validates `block` as the next block: header against the head, limits, every
@@ -248,11 +293,13 @@ impl Executor {
             head: &head,
             tree: outcome.tree.as_ref().map(|(_, batch)| batch),
         };
+        let accounts = self.accounts.read();
         let current = |key: &KeyHash| {
             let key = Hash(key.0);
-            outcome.changes.get(&key).or_else(|| self.accounts.get(&key)).map(encode)
+            outcome.changes.get(&key).or_else(|| accounts.get(&key)).map(encode)
         };
         self.store.write_block(&write, &current, durability)?;
+        drop(accounts);
         if let Some((_, batch)) = &outcome.tree {
             self.tree.apply(batch);
         }
@@ -263,11 +310,7 @@ impl Executor {
 
     /// The account of `address` after `height`, with a proof against that height's root.
     pub fn prove(&self, address: &Address, height: Height) -> Result<ProvenAccount, ExecutorError> {
-        let state = self.store.state_at(height)?.ok_or(StoreError::MissingHeight(height))?;
-        let reader = self.store.tree_reader()?;
-        let (value, proof) = crate::tree::prove(&reader, state_key(address), state.tree_version)?;
-        let account = value.map(|bytes| decode_account(&bytes)).transpose()?;
-        Ok(ProvenAccount { height, state_root: state.state_root, account, proof })
+        self.store.prove(address, height)
     }
 
     /// The account of `address` after `height` (`None` if it did not exist then).
@@ -339,7 +382,8 @@ impl Executor {
     ) -> Result<Executed, BlockError> {
         let rules = self.rules(signatures);
         let proposer_key = state_key(proposer);
-        let mut overlay = Overlay::new(&self.accounts);
+        let accounts = self.accounts.read();
+        let mut overlay = Overlay::new(&accounts);
         let mut receipts = Vec::with_capacity(txs.len());
         let mut tx_hashes = Vec::with_capacity(txs.len());
         for (index, tx) in txs.iter().enumerate() {
@@ -363,7 +407,8 @@ impl Executor {
         let rules = self.rules(signatures);
         let params = &self.genesis.params;
         let proposer_key = state_key(proposer);
-        let mut overlay = Overlay::new(&self.accounts);
+        let accounts = self.accounts.read();
+        let mut overlay = Overlay::new(&accounts);
         let (mut txs, mut receipts, mut tx_hashes, mut rejected) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut bytes = BLOCK_OVERHEAD_BYTES;
@@ -414,7 +459,7 @@ fn tree_values(accounts: &FxHashMap<Hash, Account>) -> Vec<(KeyHash, OwnedValue)
     accounts.iter().map(|(key, account)| (KeyHash(key.0), encode(account))).collect()
 }
 
-fn decode_account(bytes: &[u8]) -> Result<Account, StoreError> {
+pub(crate) fn decode_account(bytes: &[u8]) -> Result<Account, StoreError> {
     decode("account", bytes).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 

@@ -17,6 +17,8 @@ mod tree;
 mod tx_index;
 
 pub use error::{BlockError, ExecutorError, StoreError, TxError};
-pub use executor::{BlockOutcome, BuiltBlock, Durability, Executor, ProvenAccount};
+pub use executor::{
+    BlockOutcome, BuiltBlock, CommittedAccounts, Durability, Executor, ProvenAccount,
+};
 pub use ledger::{Receipt, SignatureCheck, Withdrawal};
 pub use store::{Head, StateRef, Store, StoreConfig};

@@ -237,6 +237,20 @@ impl Store {
         self.tx_index.shape()
     }
 
+    /// The account of `address` after `height`, with a proof against that height's root.
+    pub fn prove(
+        &self,
+        address: &tandem_types::Address,
+        height: Height,
+    ) -> Result<crate::ProvenAccount, crate::ExecutorError> {
+        let state = self.state_at(height)?.ok_or(StoreError::MissingHeight(height))?;
+        let reader = self.tree_reader()?;
+        let key = tandem_types::state_key(address);
+        let (value, proof) = crate::tree::prove(&reader, key, state.tree_version)?;
+        let account = value.map(|bytes| crate::executor::decode_account(&bytes)).transpose()?;
+        Ok(crate::ProvenAccount { height, state_root: state.state_root, account, proof })
+    }
+
     /// A consistent read view of the state tree.
     pub(crate) fn tree_reader(&self) -> Result<StoreTreeReader, StoreError> {
         let tx = self.db.begin_read()?;

@@ -89,6 +89,11 @@ impl Mempool {
         self.by_hash.is_empty()
     }
 
+    /// Whether any transaction is ready to go into a block.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Encoded bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes

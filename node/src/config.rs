@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tandem_consensus::{ConsensusConfig, EmptyBlocks};
+use tandem_mempool::MempoolConfig;
 use tandem_types::Address;
 
 /// The whole file.
@@ -27,6 +28,8 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// Consensus timing and empty blocks.
     pub consensus: ConsensusSection,
+    /// The transaction pool.
+    pub mempool: MempoolSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -96,6 +99,8 @@ pub struct RpcSection {
     pub listen: SocketAddr,
     /// Largest request body. Default 1 MiB.
     pub max_request_bytes: u32,
+    /// Most client connections at once. Default 1024.
+    pub max_connections: u32,
 }
 
 impl Default for RpcSection {
@@ -103,9 +108,52 @@ impl Default for RpcSection {
         RpcSection {
             listen: "127.0.0.1:8545".parse().expect("a valid literal address"),
             max_request_bytes: 1 << 20,
+            max_connections: 1_024,
         }
     }
 }
+
+/// `[mempool]`: limits of the transaction pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MempoolSection {
+    /// Most transactions held. Default 50000.
+    pub txs_max: usize,
+    /// Most encoded bytes held. Default 67108864 (64 MiB).
+    pub bytes_max: usize,
+    /// Most transactions held per sender. Default 256.
+    pub sender_txs_max: usize,
+    /// How far a nonce may run ahead of the sender's next one (held until the gap fills).
+    /// Default 64.
+    pub nonce_gap_max: u64,
+    /// Fee increase, in percent, a replacement (same sender and nonce) must offer. Default 10.
+    pub replace_bump_percent: u32,
+    /// How long a transaction may wait. Default 600000 (10 minutes).
+    pub ttl_ms: u64,
+    /// Most transactions per gossip message. Default 256 (at most 4096).
+    pub gossip_batch_txs_max: usize,
+    /// The `retry_after_ms` hint sent with `mempool_full`. Default 1000.
+    pub full_retry_after_ms: u64,
+}
+
+impl Default for MempoolSection {
+    fn default() -> MempoolSection {
+        let defaults = MempoolConfig::default();
+        MempoolSection {
+            txs_max: defaults.txs_max,
+            bytes_max: defaults.bytes_max,
+            sender_txs_max: defaults.sender_txs_max,
+            nonce_gap_max: defaults.nonce_gap_max,
+            replace_bump_percent: defaults.replace_bump_percent,
+            ttl_ms: defaults.ttl_ms,
+            gossip_batch_txs_max: defaults.gossip_batch_txs_max,
+            full_retry_after_ms: defaults.full_retry_after_ms,
+        }
+    }
+}
+
+/// The most transactions a received gossip message may carry, whatever a peer's settings.
+pub const GOSSIP_BATCH_TXS_LIMIT: usize = 4_096;
 
 /// `[metrics]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -215,7 +263,7 @@ pub enum ConfigError {
     #[error("setting {setting}: {reason}")]
     Invalid {
         /// The setting, as `section.field`.
-        setting: &'static str,
+        setting: String,
         /// What is wrong.
         reason: String,
     },
@@ -247,8 +295,8 @@ impl Config {
 
     /// Checks every setting; the first wrong one is named.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |setting, reason: &str| {
-            Err(ConfigError::Invalid { setting, reason: reason.to_string() })
+        let invalid = |setting: &str, reason: &str| {
+            Err(ConfigError::Invalid { setting: setting.to_string(), reason: reason.to_string() })
         };
         let c = &self.consensus;
         for (setting, value) in [
@@ -273,6 +321,15 @@ impl Config {
         }
         if self.rpc.max_request_bytes < 1_024 {
             return invalid("rpc.max_request_bytes", "must be at least 1024");
+        }
+        if self.rpc.max_connections == 0 {
+            return invalid("rpc.max_connections", "must be at least 1");
+        }
+        if let Err(error) = self.mempool_config().validate() {
+            return invalid(&format!("mempool.{}", error.name), &error.reason);
+        }
+        if self.mempool.gossip_batch_txs_max > GOSSIP_BATCH_TXS_LIMIT {
+            return invalid("mempool.gossip_batch_txs_max", "must be at most 4096");
         }
         let ports = [
             ("network.listen", self.network.listen),
@@ -312,6 +369,22 @@ impl Config {
                     EmptyBlocks::Interval(Duration::from_millis(c.empty_block_interval_ms))
                 }
             },
+        }
+    }
+
+    /// The pool's settings in the mempool crate's terms.
+    pub fn mempool_config(&self) -> MempoolConfig {
+        let m = &self.mempool;
+        MempoolConfig {
+            txs_max: m.txs_max,
+            bytes_max: m.bytes_max,
+            sender_txs_max: m.sender_txs_max,
+            nonce_gap_max: m.nonce_gap_max,
+            replace_bump_percent: m.replace_bump_percent,
+            ttl_ms: m.ttl_ms,
+            gossip_batch_txs_max: m.gossip_batch_txs_max,
+            full_retry_after_ms: m.full_retry_after_ms,
+            ..MempoolConfig::default()
         }
     }
 
@@ -369,6 +442,9 @@ mod tests {
         check("[metrics]\nlisten = \"127.0.0.1:8545\"\n", "metrics.listen");
         check("[rpc]\nlisten = \"127.0.0.1:0\"\n", "rpc.listen");
         check("[rpc]\nmax_request_bytes = 10\n", "rpc.max_request_bytes");
+        check("[rpc]\nmax_connections = 0\n", "rpc.max_connections");
+        check("[mempool]\ntxs_max = 0\n", "mempool.txs_max");
+        check("[mempool]\ngossip_batch_txs_max = 5000\n", "mempool.gossip_batch_txs_max");
         check("[log]\nlevel = \"info,=[\"\n", "log.level");
         let key = format!("0x{}", "ab".repeat(32));
         check(

@@ -3,11 +3,18 @@
 //! - `tandem keygen --out DIR` writes a fresh ed25519 consensus key and secp256k1 L1 key.
 //! - `tandem testnet --validators N --accounts M --out DIR` writes a local testnet.
 //! - `tandem run --home DIR` runs a validator.
+//! - `tandem tx transfer`, `tandem account`, `tandem status` are clients of a node's JSON-RPC.
 //!
 //! Configuration is `DIR/config.toml` (see `config.rs` for every setting and its default).
 
+mod api;
+mod client;
+mod clock;
 mod config;
 mod keys;
+mod metrics;
+mod pool;
+mod rpc;
 mod run;
 mod testnet;
 
@@ -17,6 +24,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, LogFormat};
+use tandem_types::{Address, Genesis, SecretKey};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -68,6 +76,74 @@ enum Command {
         /// The node's home directory (holds config.toml).
         #[arg(long)]
         home: PathBuf,
+    },
+    /// Signs and submits transactions.
+    Tx {
+        #[command(subcommand)]
+        command: TxCommand,
+    },
+    /// Reads an account, optionally with a proof verified against the genesis validators.
+    Account {
+        /// The account's address (0x-prefixed hex of its ed25519 key).
+        address: Address,
+        /// Fetch a Merkle proof and verify it (and the header's certificate) locally.
+        #[arg(long, requires = "genesis")]
+        prove: bool,
+        /// The genesis file whose validators certify headers (with --prove).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Height to read at (default: the latest).
+        #[arg(long)]
+        height: Option<u64>,
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// Prints a node's height, round, peers, sync state and mempool.
+    Status {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = DEFAULT_RPC)]
+        rpc: String,
+        /// Print the JSON-RPC answer as it is.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+const DEFAULT_RPC: &str = "http://127.0.0.1:8545";
+
+#[derive(Subcommand)]
+enum TxCommand {
+    /// Transfers an amount to an address and waits until the transfer is finalized.
+    Transfer {
+        /// Recipient address.
+        #[arg(long)]
+        to: Address,
+        /// Amount.
+        #[arg(long)]
+        amount: u128,
+        /// Fee (at least the genesis minimum).
+        #[arg(long, default_value_t = 1)]
+        fee: u128,
+        /// Nonce (default: the sender's committed nonce).
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// The sender's ed25519 key file (as written by `tandem keygen`).
+        #[arg(
+            long,
+            required_unless_present = "testnet_account",
+            conflicts_with = "testnet_account"
+        )]
+        key: Option<PathBuf>,
+        /// Sign as the testnet's funded account I instead of a key file.
+        #[arg(long)]
+        testnet_account: Option<u32>,
+        /// Return once the node accepted the transaction.
+        #[arg(long)]
+        no_wait: bool,
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = DEFAULT_RPC)]
+        rpc: String,
     },
 }
 
@@ -128,5 +204,39 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(run::run(&home, config))
         }
+        Command::Tx { command } => client_runtime()?.block_on(tx(command)),
+        Command::Account { address, prove, genesis, height, rpc } => {
+            let genesis = match (prove, genesis) {
+                (true, Some(path)) => Some(read_genesis(&path)?),
+                _ => None,
+            };
+            client_runtime()?.block_on(client::account(&rpc, address, height, genesis.as_ref()))
+        }
+        Command::Status { rpc, json } => client_runtime()?.block_on(client::status(&rpc, json)),
     }
+}
+
+fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn read_genesis(path: &std::path::Path) -> anyhow::Result<Genesis> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the genesis {}", path.display()))?;
+    Genesis::from_json(&text).with_context(|| format!("genesis {}", path.display()))
+}
+
+async fn tx(command: TxCommand) -> anyhow::Result<()> {
+    let TxCommand::Transfer { to, amount, fee, nonce, key, testnet_account, no_wait, rpc } =
+        command;
+    let key: SecretKey = match (key, testnet_account) {
+        (Some(path), _) => keys::read_node_key(&path)?,
+        (None, Some(index)) => testnet::account_key(index),
+        (None, None) => anyhow::bail!("give --key FILE or --testnet-account I"),
+    };
+    let transfer = client::Transfer { to, amount, fee, nonce, wait: !no_wait };
+    client::transfer(&rpc, &key, transfer).await
 }

@@ -1,39 +1,39 @@
 //! `tandem run`: a validator node. Loads the configuration, keys and genesis, opens the store
-//! and the write-ahead log, starts the QUIC transport and drives consensus until SIGINT or
-//! SIGTERM.
+//! and the write-ahead log, starts the QUIC transport, the mempool and its gossip, the client
+//! JSON-RPC and the metrics server, and drives consensus until SIGINT or SIGTERM.
+//!
+//! Consensus runs on a thread of its own (with a single-threaded runtime): executing a large
+//! block then never delays an RPC answer, and a flood of RPC requests never delays a vote.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tandem_consensus::{run_validator, BlockSource, ConsensusCore, Decision, FileWal};
-use tandem_executor::Executor;
+use tandem_consensus::{
+    run_validator, ConsensusCore, ConsensusStatus, Decision, FileWal, ValidatorIo,
+};
+use tandem_executor::{Executor, Store};
+use tandem_mempool::Mempool;
 use tandem_network::{NetworkConfig, PeerAddress, PeerSet, QuicNetwork};
-use tandem_types::{Block, Genesis, SignedTransaction};
-use tokio::sync::{mpsc, watch};
-use tracing::{debug, info};
+use tandem_types::Genesis;
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
+use tracing::{debug, info, warn};
 
-use crate::config::Config;
+use crate::api::HeadNotification;
+use crate::clock::now_ms;
+use crate::config::{Config, GOSSIP_BATCH_TXS_LIMIT};
 use crate::keys;
+use crate::metrics::{MetricsSources, NodeCounters};
+use crate::pool::{run_gossip, PoolSource, SharedPool};
+use crate::rpc::{RpcContext, RpcLimits};
 
 /// How often the node logs a summary of what it decided.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The block source until transactions can be submitted: every block is empty.
-struct NoTransactions;
-
-impl BlockSource for NoTransactions {
-    fn candidates(&mut self, _height: u64, _limit: usize) -> Vec<SignedTransaction> {
-        Vec::new()
-    }
-
-    fn has_candidates(&self) -> bool {
-        false
-    }
-
-    fn on_committed(&mut self, _block: &Block) {}
-}
+/// Gossip messages from peers waiting for the pool; more are dropped.
+const GOSSIP_QUEUE: usize = 1_024;
+/// Decided headers buffered for each `newHeads` subscriber.
+const HEADS_BUFFER: usize = 1_024;
 
 /// Runs the node in `home` until a termination signal.
 pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
@@ -46,6 +46,7 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
     let key = keys::read_node_key(&resolve(&config.node.node_key))?;
     let l1_key = keys::read_l1_key(&resolve(&config.node.l1_key))?;
     check_membership(&genesis, &key.address(), &l1_key.address())?;
+    let address = key.address();
 
     let data_dir = resolve(&config.node.data_dir);
     std::fs::create_dir_all(&data_dir)
@@ -55,13 +56,123 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
     let wal =
         FileWal::open(&data_dir.join("consensus.wal")).context("opening the write-ahead log")?;
     info!(
-        address = %key.address(),
+        %address,
         chain_id = genesis.chain_id,
         genesis = %genesis.hash(),
         height = executor.head().height,
         "node.start"
     );
+    let (network, events) = start_network(&config, &genesis, &key)?;
 
+    let ready = Arc::new(Notify::new());
+    let mempool = Mempool::new(config.mempool_config(), genesis.chain_id, &genesis.params)
+        .context("configuring the mempool")?;
+    let pool = Arc::new(SharedPool::new(mempool, executor.committed_accounts(), ready.clone()));
+    let store = executor.store().clone();
+    let source = PoolSource::new(pool.clone(), genesis.params.block_bytes_max as usize);
+    let core = ConsensusCore::new(executor, key, source, &config.consensus_config());
+
+    let (stop, stopped) = watch::channel(false);
+    let (decisions, decided) = mpsc::unbounded_channel();
+    let (status_sender, status) = watch::channel(ConsensusStatus::default());
+    let (gossip_sender, gossip_incoming) = mpsc::channel(GOSSIP_QUEUE);
+    let mut io = ValidatorIo::new(network.clone(), events, stopped.clone(), decisions, wal);
+    io.new_transactions = ready;
+    io.mempool_messages = Some(gossip_sender);
+    io.status = Some(status_sender);
+    let mut consensus = spawn_consensus(core, io)?;
+
+    tokio::spawn(run_gossip(
+        pool.clone(),
+        network.clone(),
+        gossip_incoming,
+        GOSSIP_BATCH_TXS_LIMIT,
+        stopped.clone(),
+    ));
+    let (heads, _) = broadcast::channel(HEADS_BUFFER);
+    let counters = Arc::new(NodeCounters::default());
+    tokio::spawn(report_decisions(decided, store.clone(), heads.clone(), counters.clone()));
+
+    let rpc_context = RpcContext {
+        genesis: genesis.clone(),
+        address,
+        store,
+        pool: pool.clone(),
+        consensus: status.clone(),
+        heads,
+        transport: network.clone(),
+        tx_bytes_max: config.mempool_config().tx_bytes_max,
+    };
+    let limits = RpcLimits {
+        max_request_bytes: config.rpc.max_request_bytes,
+        max_connections: config.rpc.max_connections,
+    };
+    let (rpc_address, rpc) = crate::rpc::start(config.rpc.listen, limits, rpc_context)
+        .await
+        .with_context(|| format!("starting the JSON-RPC server on {}", config.rpc.listen))?;
+    let sources = MetricsSources {
+        node: counters,
+        network: network.clone(),
+        pool,
+        consensus: status,
+        started_ms: now_ms(),
+    };
+    let metrics_address = crate::metrics::start(config.metrics.listen, sources, stopped)
+        .await
+        .with_context(|| format!("starting the metrics server on {}", config.metrics.listen))?;
+    info!(rpc = %rpc_address, metrics = %metrics_address, "node.serving");
+
+    let outcome = tokio::select! {
+        result = wait_for_signal() => {
+            result?;
+            info!("node.stopping");
+            let _ = stop.send(true);
+            (&mut consensus).await
+        }
+        outcome = &mut consensus => outcome,
+    };
+    let _ = stop.send(true);
+    let _ = rpc.stop();
+    if let Ok(network) = Arc::try_unwrap(network) {
+        network.close().await;
+    }
+    match outcome {
+        Ok(Ok(())) => {
+            info!("node.stopped");
+            Ok(())
+        }
+        Ok(Err(fatal)) => Err(anyhow::anyhow!("consensus stopped: {fatal}")),
+        Err(_) => Err(anyhow::anyhow!("the consensus thread ended without a result")),
+    }
+}
+
+/// Runs consensus on its own thread with a single-threaded runtime; the receiver gets its
+/// result.
+fn spawn_consensus(
+    core: ConsensusCore<PoolSource>,
+    io: ValidatorIo<QuicNetwork>,
+) -> anyhow::Result<oneshot::Receiver<Result<(), tandem_consensus::Fatal>>> {
+    let (done, outcome) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the consensus runtime")?;
+    std::thread::Builder::new()
+        .name("consensus".into())
+        .spawn(move || {
+            let result = runtime.block_on(run_validator(core, io)).map(|_| ());
+            let _ = done.send(result);
+        })
+        .context("starting the consensus thread")?;
+    Ok(outcome)
+}
+
+/// The QUIC transport to the genesis validators (and allowed full nodes).
+fn start_network(
+    config: &Config,
+    genesis: &Genesis,
+    key: &tandem_types::SecretKey,
+) -> anyhow::Result<(Arc<QuicNetwork>, mpsc::Receiver<tandem_network::NetworkEvent>)> {
     let mut network_config = NetworkConfig::new(config.network.listen);
     network_config.peers = config
         .network
@@ -76,36 +187,9 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
             .map(|v| v.address)
             .chain(config.network.full_nodes.iter().copied()),
     );
-    let (network, events) = QuicNetwork::start(&key, allowed, network_config)
+    let (network, events) = QuicNetwork::start(key, allowed, network_config)
         .with_context(|| format!("starting the transport on {}", config.network.listen))?;
-    let network = Arc::new(network);
-
-    let core = ConsensusCore::new(executor, key, NoTransactions, &config.consensus_config());
-    let (stop, stopped) = watch::channel(false);
-    let (decisions, decided) = mpsc::unbounded_channel();
-    let reporter = tokio::spawn(report_decisions(decided));
-    let validator =
-        tokio::spawn(run_validator(core, network.clone(), events, stopped, decisions, wal));
-    tokio::select! {
-        result = wait_for_signal() => {
-            result?;
-            info!("node.stopping");
-            let _ = stop.send(true);
-        }
-        _ = stop.closed() => {}
-    }
-    let outcome = validator.await.context("the consensus task panicked")?;
-    reporter.abort();
-    if let Ok(network) = Arc::try_unwrap(network) {
-        network.close().await;
-    }
-    match outcome {
-        Ok(_) => {
-            info!("node.stopped");
-            Ok(())
-        }
-        Err(fatal) => Err(anyhow::anyhow!(fatal)),
-    }
+    Ok((Arc::new(network), events))
 }
 
 /// This node must be a validator of the genesis, with the L1 key the genesis lists for it.
@@ -138,10 +222,16 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs every decided height at debug level and a summary at info level.
-async fn report_decisions(mut decided: mpsc::UnboundedReceiver<Decision>) {
+/// For every decided height: logs it at debug level (a summary at info level every
+/// [`SUMMARY_INTERVAL`]), counts it, and sends its header to `newHeads` subscribers.
+async fn report_decisions(
+    mut decided: mpsc::UnboundedReceiver<Decision>,
+    store: Arc<Store>,
+    heads: broadcast::Sender<HeadNotification>,
+    counters: Arc<NodeCounters>,
+) {
     let mut since = Instant::now();
-    let (mut blocks, mut txs, mut last) = (0u64, 0u64, 0u64);
+    let (mut blocks, mut txs) = (0u64, 0u64);
     while let Some(decision) = decided.recv().await {
         debug!(
             height = decision.height,
@@ -150,13 +240,23 @@ async fn report_decisions(mut decided: mpsc::UnboundedReceiver<Decision>) {
             hash = %decision.block_hash,
             "node.decided"
         );
+        counters.on_block(decision.height, decision.tx_count);
+        if heads.receiver_count() > 0 {
+            match store.block(decision.height) {
+                Ok(Some(block)) => {
+                    let hash = block.hash();
+                    let _ = heads.send(HeadNotification { header: block.header, hash });
+                }
+                Ok(None) => warn!(height = decision.height, "node.decided block not in store"),
+                Err(error) => warn!(%error, "node.decided block unreadable"),
+            }
+        }
         blocks += 1;
         txs += u64::from(decision.tx_count);
-        last = decision.height;
         if since.elapsed() >= SUMMARY_INTERVAL {
             let seconds = since.elapsed().as_secs_f64();
             info!(
-                height = last,
+                height = decision.height,
                 blocks,
                 txs,
                 blocks_per_s = format!("{:.1}", blocks as f64 / seconds),
@@ -168,5 +268,4 @@ async fn report_decisions(mut decided: mpsc::UnboundedReceiver<Decision>) {
             txs = 0;
         }
     }
-    let _ = last;
 }

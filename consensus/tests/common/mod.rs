@@ -25,7 +25,7 @@ impl BlockSource for Empty {
         false
     }
 
-    fn on_committed(&mut self, _block: &Block) {}
+    fn on_committed(&mut self, _now_ms: u64, _block: &Block) {}
 }
 
 /// A genesis with `validators` of equal power (keys `key("validator", i)`) and one funded

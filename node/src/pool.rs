@@ -1,0 +1,247 @@
+//! The node's side of the mempool: one [`Mempool`] shared by the RPC handlers (client
+//! transactions), the gossip task (peers' transactions) and consensus (reaping, and the
+//! recheck after each committed block).
+//!
+//! Admission reads the committed accounts through [`CommittedAccounts`], which the executor
+//! updates right after each commit; the pool then hears of the block through
+//! [`PoolSource::on_committed`]. Between the two, admission meets accounts newer than the
+//! pool's queues, which the pool handles by rechecking that sender first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tandem_consensus::BlockSource;
+use tandem_executor::CommittedAccounts;
+use tandem_mempool::{
+    decode_gossip_batch, encode_gossip_batch, AccountSource, Admitted, Mempool, Metrics, Origin,
+    Rejection,
+};
+use tandem_network::{Channel, Transport};
+use tandem_types::{Account, Address, Block, Hash, SignedTransaction};
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, warn};
+
+use crate::clock::now_ms;
+
+/// How often client transactions not yet gossiped are sent to the peers.
+const GOSSIP_INTERVAL: Duration = Duration::from_millis(5);
+/// How many removed transactions keep a reason for `tandem_getTransaction`.
+const REMOVED_REASONS_MAX: usize = 100_000;
+
+/// Why a transaction that was pending left the pool without being finalized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// A higher-fee transaction with the same sender and nonce replaced it.
+    Replaced,
+    /// A higher-fee transaction took its room in a full pool.
+    Evicted,
+    /// It waited longer than the pool's TTL.
+    Expired,
+    /// Another transaction used its nonce, or the balance no longer covers it.
+    Dropped,
+}
+
+impl Removal {
+    /// The stable reason reported by `tandem_getTransaction`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Removal::Replaced => "replaced",
+            Removal::Evicted => "evicted",
+            Removal::Expired => "expired",
+            Removal::Dropped => "dropped",
+        }
+    }
+}
+
+/// The pool and what it remembers of transactions it let go.
+struct Inner {
+    mempool: Mempool,
+    removed: HashMap<Hash, Removal>,
+    removed_order: VecDeque<Hash>,
+}
+
+impl Inner {
+    fn remember(&mut self, hashes: &[Hash], removal: Removal) {
+        for hash in hashes {
+            if self.removed.insert(*hash, removal).is_none() {
+                self.removed_order.push_back(*hash);
+            }
+        }
+        while self.removed_order.len() > REMOVED_REASONS_MAX {
+            if let Some(oldest) = self.removed_order.pop_front() {
+                self.removed.remove(&oldest);
+            }
+        }
+    }
+
+    fn record_admission(&mut self, admitted: &Admitted) {
+        self.remember(admitted.replaced.as_slice(), Removal::Replaced);
+        self.remember(&admitted.evicted, Removal::Evicted);
+        self.remember(&admitted.dropped, Removal::Dropped);
+    }
+}
+
+/// Where a transaction stands as far as the pool knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolStatus {
+    /// In the pool.
+    Pending,
+    /// Left the pool without being included (recently).
+    Removed(Removal),
+    /// Never seen, or forgotten.
+    Unknown,
+}
+
+/// The committed accounts as the pool's [`AccountSource`].
+struct Accounts<'a>(&'a CommittedAccounts);
+
+impl AccountSource for Accounts<'_> {
+    fn account(&self, address: &Address) -> Account {
+        self.0.get(address).unwrap_or_default()
+    }
+}
+
+/// The mempool shared between the node's tasks.
+pub struct SharedPool {
+    inner: Mutex<Inner>,
+    accounts: CommittedAccounts,
+    /// Wakes consensus when transactions become ready (a held height may start).
+    ready: Arc<Notify>,
+}
+
+impl SharedPool {
+    /// A pool over the executor's committed accounts; `ready` is notified on each admission
+    /// of a ready transaction.
+    pub fn new(mempool: Mempool, accounts: CommittedAccounts, ready: Arc<Notify>) -> SharedPool {
+        let inner = Inner { mempool, removed: HashMap::new(), removed_order: VecDeque::new() };
+        SharedPool { inner: Mutex::new(inner), accounts, ready }
+    }
+
+    // A panic inside the pool would be a bug in it; its state is still the best there is.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a client's encoded transaction.
+    pub fn admit_client(&self, bytes: &[u8]) -> Result<Admitted, Rejection> {
+        let mut inner = self.lock();
+        let result =
+            inner.mempool.admit_bytes(now_ms(), bytes, Origin::Client, &Accounts(&self.accounts));
+        if let Ok(admitted) = &result {
+            inner.record_admission(admitted);
+            if admitted.ready {
+                self.ready.notify_one();
+            }
+        }
+        result
+    }
+
+    /// Admits a peer's gossiped transactions; returns how many were admitted.
+    pub fn admit_gossip(&self, txs: Vec<SignedTransaction>) -> usize {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let (mut admitted_count, mut ready) = (0, false);
+        for tx in txs {
+            if let Ok(admitted) =
+                inner.mempool.admit(now, tx, Origin::Peer, &Accounts(&self.accounts))
+            {
+                inner.record_admission(&admitted);
+                admitted_count += 1;
+                ready |= admitted.ready;
+            }
+        }
+        if ready {
+            self.ready.notify_one();
+        }
+        admitted_count
+    }
+
+    /// What the pool knows of the transaction `hash`.
+    pub fn status(&self, hash: &Hash) -> PoolStatus {
+        let inner = self.lock();
+        if inner.mempool.contains(hash) {
+            PoolStatus::Pending
+        } else if let Some(removal) = inner.removed.get(hash) {
+            PoolStatus::Removed(*removal)
+        } else {
+            PoolStatus::Unknown
+        }
+    }
+
+    /// The pool's counters.
+    pub fn metrics(&self) -> Metrics {
+        self.lock().mempool.metrics()
+    }
+
+    fn take_gossip_batch(&self) -> Option<Vec<SignedTransaction>> {
+        self.lock().mempool.take_gossip_batch()
+    }
+}
+
+/// The pool as consensus's [`BlockSource`].
+pub struct PoolSource {
+    pool: Arc<SharedPool>,
+    block_bytes_max: usize,
+}
+
+impl PoolSource {
+    /// Reaps blocks of at most `block_bytes_max` transaction bytes from `pool`.
+    pub fn new(pool: Arc<SharedPool>, block_bytes_max: usize) -> PoolSource {
+        PoolSource { pool, block_bytes_max }
+    }
+}
+
+impl BlockSource for PoolSource {
+    fn candidates(&mut self, _height: u64, limit: usize) -> Vec<SignedTransaction> {
+        self.pool.lock().mempool.reap(limit, self.block_bytes_max)
+    }
+
+    fn has_candidates(&self) -> bool {
+        self.pool.lock().mempool.has_ready()
+    }
+
+    fn on_committed(&mut self, now_ms: u64, block: &Block) {
+        let mut inner = self.pool.lock();
+        let committed =
+            inner.mempool.on_block_committed(now_ms, &block.txs, &Accounts(&self.pool.accounts));
+        inner.remember(&committed.dropped, Removal::Dropped);
+        inner.remember(&committed.expired, Removal::Expired);
+    }
+}
+
+/// Gossips client transactions to every peer and admits peers' batches until `shutdown`.
+/// A batch that does not decode is dropped with a warning (the transport already closed
+/// connections that break the framing; a bad batch inside a good frame costs only itself).
+pub async fn run_gossip<T: Transport>(
+    pool: Arc<SharedPool>,
+    transport: Arc<T>,
+    mut incoming: mpsc::Receiver<(Address, Bytes)>,
+    batch_txs_max: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(GOSSIP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {
+                while let Some(batch) = pool.take_gossip_batch() {
+                    transport.broadcast(Channel::Mempool, Bytes::from(encode_gossip_batch(&batch)));
+                }
+            }
+            message = incoming.recv() => {
+                let Some((peer, payload)) = message else { return };
+                match decode_gossip_batch(&payload, batch_txs_max) {
+                    Ok(txs) => {
+                        let count = txs.len();
+                        let admitted = pool.admit_gossip(txs);
+                        debug!(%peer, count, admitted, "mempool.gossip received");
+                    }
+                    Err(error) => warn!(%peer, %error, "mempool.gossip rejected"),
+                }
+            }
+        }
+    }
+}
