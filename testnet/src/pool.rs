@@ -43,7 +43,7 @@ impl BlockSource for Pool {
         !self.0.borrow().pending.is_empty()
     }
 
-    fn on_committed(&mut self, block: &Block) {
+    fn on_committed(&mut self, _now_ms: u64, block: &Block) {
         let mut state = self.0.borrow_mut();
         if let Some(last) = block.txs.iter().map(|tx| tx.tx.nonce).max() {
             state.committed_nonce = state.committed_nonce.max(last + 1);
