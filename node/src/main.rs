@@ -7,23 +7,13 @@
 //!
 //! Configuration is `DIR/config.toml` (see `config.rs` for every setting and its default).
 
-mod api;
-mod client;
-mod clock;
-mod config;
-mod keys;
-mod metrics;
-mod pool;
-mod rpc;
-mod run;
-mod testnet;
-
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, LogFormat};
+use tandem_node::config::{Config, LogFormat};
+use tandem_node::{client, keys, run, testnet};
 use tandem_types::{Address, Genesis, SecretKey};
 
 #[global_allocator]

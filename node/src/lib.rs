@@ -1,0 +1,25 @@
+//! The Tandem node: everything behind the `tandem` binary.
+//!
+//! Owns the node's configuration (TOML, validated), key files, testnet generation, and the
+//! wiring of a running validator: the store and executor, the QUIC transport, consensus on its
+//! own thread, the shared mempool and its gossip, the client JSON-RPC and the metrics server.
+//! In: a home directory (config, keys, genesis), peers' messages, clients' requests. Out:
+//! decided blocks in the store, answers to clients, metrics and logs.
+//!
+//! - [`run`]: `tandem run`, the wiring.
+//! - [`pool`]: the mempool shared by RPC, gossip and consensus.
+//! - [`rpc`] and [`api`]: the JSON-RPC server and its JSON shapes.
+//! - [`metrics`]: `/metrics` and `/health`.
+//! - [`client`]: the CLI's client commands, and proof verification against a genesis.
+//! - [`config`], [`keys`], [`testnet`]: files an operator writes or generates.
+
+pub mod api;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod keys;
+pub mod metrics;
+pub mod pool;
+pub mod rpc;
+pub mod run;
+pub mod testnet;
