@@ -11,9 +11,11 @@
 //! - [`rpc`] and [`api`]: the JSON-RPC server and its JSON shapes.
 //! - [`metrics`]: `/metrics` and `/health`.
 //! - [`client`]: the CLI's client commands, and proof verification against a genesis.
+//! - [`bench`]: `tandem bench`, the load generator.
 //! - [`config`], [`keys`], [`testnet`]: files an operator writes or generates.
 
 pub mod api;
+pub mod bench;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use tandem_node::config::{Config, LogFormat};
-use tandem_node::{client, keys, run, testnet};
+use tandem_node::{bench, client, keys, run, testnet};
 use tandem_types::{Address, Genesis, SecretKey};
 
 #[global_allocator]
@@ -89,6 +89,30 @@ enum Command {
         #[arg(long, default_value = DEFAULT_RPC)]
         rpc: String,
     },
+    /// Applies open-loop load to a testnet and reports throughput, latency and rejections.
+    Bench {
+        /// JSON-RPC endpoints, comma-separated; transactions go round-robin to all of them.
+        #[arg(long, value_delimiter = ',', default_value = DEFAULT_RPC)]
+        rpc: Vec<String>,
+        /// Offered load, transactions per second.
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        /// Rates to run one after the other instead of --rate (finds saturation).
+        #[arg(long, value_delimiter = ',')]
+        sweep: Option<Vec<u64>>,
+        /// Seconds of load per rate.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Testnet accounts to send from.
+        #[arg(long, default_value_t = 10_000)]
+        accounts: u32,
+        /// Fee of each transfer.
+        #[arg(long, default_value_t = 1)]
+        fee: u128,
+        /// Write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Prints a node's height, round, peers, sync state and mempool.
     Status {
         /// The node's JSON-RPC URL.
@@ -150,8 +174,16 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
+    if let Err(error) = execute(cli) {
+        // The whole chain of causes on one line, without a backtrace: the message is the report.
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
     let format_override = cli.log_format.map(|format| match format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
@@ -203,6 +235,24 @@ fn main() -> anyhow::Result<()> {
             client_runtime()?.block_on(client::account(&rpc, address, height, genesis.as_ref()))
         }
         Command::Status { rpc, json } => client_runtime()?.block_on(client::status(&rpc, json)),
+        Command::Bench { rpc, rate, sweep, duration, accounts, fee, json } => {
+            let args = bench::BenchArgs {
+                rpcs: rpc,
+                rates: sweep.unwrap_or_else(|| vec![rate]),
+                duration: std::time::Duration::from_secs(duration),
+                accounts,
+                fee,
+                json,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            if !runtime.block_on(bench::run(args))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -80,7 +80,6 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
     io.new_transactions = ready;
     io.mempool_messages = Some(gossip_sender);
     io.status = Some(status_sender);
-    let mut consensus = spawn_consensus(core, io)?;
 
     tokio::spawn(run_gossip(
         pool.clone(),
@@ -121,6 +120,8 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting the metrics server on {}", config.metrics.listen))?;
     info!(rpc = %rpc_address, metrics = %metrics_address, "node.serving");
+    // Consensus starts once every port is bound, so a taken port fails the start cleanly.
+    let mut consensus = spawn_consensus(core, io)?;
 
     let outcome = tokio::select! {
         result = wait_for_signal() => {

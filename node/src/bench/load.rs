@@ -1,0 +1,228 @@
+//! The load: transfers signed ahead of time from the testnet's funded accounts, submitted at a
+//! fixed rate (open loop) round-robin to the endpoints, in small JSON-RPC batches every tick.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::params::BatchRequestBuilder;
+use jsonrpsee_core::rpc_params;
+use jsonrpsee_http_client::HttpClient;
+use tandem_types::{Action, Address, Hash, SecretKey, Transaction};
+use tokio::sync::Semaphore;
+
+use crate::api::{methods, AccountAt};
+use crate::testnet::account_key;
+
+/// How often due transactions are sent.
+pub const TICK: Duration = Duration::from_millis(5);
+/// Batches in flight at once; beyond it the load falls behind (and the run says so).
+const BATCHES_IN_FLIGHT: usize = 512;
+
+/// One signed transfer, ready to send.
+pub struct Prepared {
+    /// Index of the sending account among the bench's accounts.
+    pub account: usize,
+    /// Its nonce.
+    pub nonce: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// `0x` hex of its encoding.
+    pub hex: String,
+}
+
+/// The bench's accounts: keys and the next nonce of each.
+pub struct Accounts {
+    /// Signing keys.
+    pub keys: Vec<SecretKey>,
+    /// Next nonce to use per account.
+    pub next_nonce: Vec<u64>,
+    /// The chain id.
+    pub chain_id: u64,
+}
+
+impl Accounts {
+    /// Testnet accounts `0..count`, with their committed nonces read from `client`.
+    pub async fn load(client: &HttpClient, count: u32) -> anyhow::Result<Accounts> {
+        let chain_id: u64 = client.request(methods::CHAIN_ID, rpc_params![]).await?;
+        let keys: Vec<SecretKey> = (0..count).map(account_key).collect();
+        let mut next_nonce = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(256) {
+            let mut batch = BatchRequestBuilder::new();
+            for key in chunk {
+                batch.insert(methods::GET_ACCOUNT, rpc_params![key.address()])?;
+            }
+            let answers = client.batch_request::<AccountAt>(batch).await?;
+            for answer in answers {
+                let account = answer.map_err(|e| anyhow::anyhow!("reading nonces: {e}"))?;
+                next_nonce.push(account.nonce);
+            }
+        }
+        Ok(Accounts { keys, next_nonce, chain_id })
+    }
+
+    /// Signs `count` transfers, spreading them over the accounts in turn, on every core.
+    pub fn sign(&mut self, count: usize, fee: u128) -> Vec<Prepared> {
+        let plan: Vec<(usize, u64)> = (0..count)
+            .map(|index| {
+                let account = index % self.keys.len();
+                let nonce = self.next_nonce[account];
+                self.next_nonce[account] += 1;
+                (account, nonce)
+            })
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = plan.len().div_ceil(threads).max(1);
+        let (keys, chain_id) = (&self.keys, self.chain_id);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = plan
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|&(account, nonce)| sign_one(keys, chain_id, account, nonce, fee))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect()
+        })
+    }
+
+    /// Forgets nonces from `nonce` on for `account` (a transaction with it was refused): the
+    /// account's next transfer will carry it again.
+    pub fn rewind(&mut self, account: usize, nonce: u64) {
+        self.next_nonce[account] = self.next_nonce[account].min(nonce);
+    }
+}
+
+fn sign_one(keys: &[SecretKey], chain_id: u64, account: usize, nonce: u64, fee: u128) -> Prepared {
+    let key = &keys[account];
+    let mut to = [0u8; 32];
+    to[..8].copy_from_slice(&(account as u64 ^ nonce.rotate_left(17)).to_le_bytes());
+    let tx = Transaction {
+        chain_id,
+        sender: key.address(),
+        nonce,
+        fee,
+        action: Action::Transfer { to: Address(to), amount: 1 },
+    }
+    .sign(key);
+    Prepared { account, nonce, hash: tx.hash(), hex: format!("0x{}", hex::encode(tx.to_bytes())) }
+}
+
+/// What happened to the submitted transactions, shared with the finality tracker.
+#[derive(Default)]
+pub struct Outcomes {
+    /// Accepted (or in flight) transactions: when they were sent.
+    pub pending: HashMap<Hash, Instant>,
+    /// Refusals by stable reason (`transport` for requests that got no answer).
+    pub rejected: HashMap<String, u64>,
+    /// Accepted transactions.
+    pub accepted: u64,
+    /// Refused transactions' (account, nonce), so the accounts can be rewound.
+    pub refused: Vec<(usize, u64)>,
+}
+
+/// Shared outcomes.
+pub type SharedOutcomes = Arc<Mutex<Outcomes>>;
+
+/// Locks the outcomes (a panic elsewhere leaves them usable: counters only).
+pub fn lock(outcomes: &SharedOutcomes) -> std::sync::MutexGuard<'_, Outcomes> {
+    outcomes.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sends `txs` at `rate` per second round-robin to `clients`; returns how many were sent and
+/// how long sending took. `on_tick` sees the count sent so far (for progress).
+pub async fn submit(
+    clients: &[HttpClient],
+    txs: Vec<Prepared>,
+    rate: u64,
+    outcomes: &SharedOutcomes,
+    mut on_tick: impl FnMut(usize),
+) -> (usize, Duration) {
+    let start = Instant::now();
+    let total = txs.len();
+    let mut txs = txs.into_iter();
+    let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    let mut sent = 0usize;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut next_endpoint = 0usize;
+    while sent < total {
+        tick.tick().await;
+        let due = ((start.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
+        let mut batches: Vec<Vec<Prepared>> = (0..clients.len()).map(|_| Vec::new()).collect();
+        for tx in txs.by_ref().take(due.saturating_sub(sent)) {
+            batches[next_endpoint].push(tx);
+            next_endpoint = (next_endpoint + 1) % clients.len();
+            sent += 1;
+        }
+        for (endpoint, batch) in batches.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let client = clients[endpoint].clone();
+            let outcomes = outcomes.clone();
+            tokio::spawn(async move {
+                send_batch(&client, batch, &outcomes).await;
+                drop(permit);
+            });
+        }
+        on_tick(sent);
+    }
+    let elapsed = start.elapsed();
+    // Wait for the answers still on their way.
+    let _ = permits.acquire_many(BATCHES_IN_FLIGHT as u32).await;
+    (sent, elapsed)
+}
+
+async fn send_batch(client: &HttpClient, batch: Vec<Prepared>, outcomes: &SharedOutcomes) {
+    let mut request = BatchRequestBuilder::new();
+    {
+        let mut shared = lock(outcomes);
+        let now = Instant::now();
+        for tx in &batch {
+            // Before sending: the block may be decided before the answer arrives.
+            shared.pending.insert(tx.hash, now);
+            let _ = request.insert(methods::SEND_TRANSACTION, rpc_params![&tx.hex]);
+        }
+    }
+    let answers = client.batch_request::<Hash>(request).await;
+    let mut shared = lock(outcomes);
+    match answers {
+        Ok(answers) => {
+            for (tx, answer) in batch.iter().zip(answers) {
+                match answer {
+                    Ok(_) => shared.accepted += 1,
+                    Err(error) => {
+                        let reason = error
+                            .data()
+                            .and_then(|raw| {
+                                serde_json::from_str::<serde_json::Value>(raw.get()).ok()
+                            })
+                            .and_then(|data| data["reason"].as_str().map(str::to_string))
+                            .unwrap_or_else(|| format!("error {}", error.code()));
+                        refuse(&mut shared, tx, reason);
+                    }
+                }
+            }
+        }
+        Err(_) => {
+            for tx in &batch {
+                refuse(&mut shared, tx, "transport".to_string());
+            }
+        }
+    }
+}
+
+fn refuse(shared: &mut Outcomes, tx: &Prepared, reason: String) {
+    shared.pending.remove(&tx.hash);
+    // A duplicate is in a pool already (an earlier run sent it): its nonce is taken.
+    if reason != "duplicate" {
+        shared.refused.push((tx.account, tx.nonce));
+    }
+    *shared.rejected.entry(reason).or_default() += 1;
+}

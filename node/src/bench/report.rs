@@ -1,0 +1,164 @@
+//! One step's numbers: throughput, latency percentiles, block interval, rejections; printed
+//! as a table row and written as JSON.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::finality::Finality;
+
+/// The result of one rate step.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    /// Offered rate, tx/s.
+    pub offered_tps: u64,
+    /// Length of the load, seconds.
+    pub duration_s: f64,
+    /// Transactions sent.
+    pub sent: usize,
+    /// Rate actually applied, tx/s (sent over the time sending took).
+    pub applied_tps: f64,
+    /// Transactions the nodes accepted.
+    pub accepted: u64,
+    /// Refusals by reason (`transport`: no answer).
+    pub rejected: BTreeMap<String, u64>,
+    /// Bench transactions finalized during the load window.
+    pub finalized_in_window: usize,
+    /// Bench transactions finalized in all (the window and the drain after it).
+    pub finalized: usize,
+    /// Finalized tx/s during the load window.
+    pub throughput_tps: f64,
+    /// Submit → finalized latency percentiles, milliseconds.
+    pub latency_ms: Percentiles,
+    /// Block interval (consecutive header timestamps) during the window, milliseconds.
+    pub block_interval_ms: Percentiles,
+    /// Blocks decided during the window.
+    pub blocks: usize,
+    /// Mean transactions per block during the window (all transactions, not only the bench's).
+    pub txs_per_block: f64,
+}
+
+/// p50, p90, p99 and max.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of_sorted(values: &[f64]) -> Percentiles {
+        let at = |q: f64| {
+            if values.is_empty() {
+                return 0.0;
+            }
+            let index = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len()) - 1;
+            values[index]
+        };
+        Percentiles { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1.0) }
+    }
+}
+
+/// What a step measured, before it is summarized.
+pub struct StepMeasurements<'a> {
+    /// Offered rate.
+    pub offered_tps: u64,
+    /// When sending started.
+    pub start: Instant,
+    /// How long the load was meant to last.
+    pub duration: Duration,
+    /// Sent transactions.
+    pub sent: usize,
+    /// How long sending took.
+    pub sending: Duration,
+    /// Accepted transactions.
+    pub accepted: u64,
+    /// Refusals.
+    pub rejected: BTreeMap<String, u64>,
+    /// The finality tracker's data.
+    pub finality: &'a Finality,
+}
+
+/// Summarizes a step.
+pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
+    let end = step.start + step.duration;
+    let finality = step.finality;
+    let in_window = |at: &Instant| *at >= step.start && *at <= end;
+    let finalized_in_window = finality.finalized_at.iter().filter(|at| in_window(at)).count();
+    let latency = &finality.latency_us;
+    let ms = |us: u64| us as f64 / 1000.0;
+    let latency_ms = if latency.is_empty() {
+        Percentiles::default()
+    } else {
+        Percentiles {
+            p50: ms(latency.value_at_quantile(0.5)),
+            p90: ms(latency.value_at_quantile(0.9)),
+            p99: ms(latency.value_at_quantile(0.99)),
+            max: ms(latency.max()),
+        }
+    };
+    let blocks: Vec<_> = finality.blocks.iter().filter(|block| in_window(&block.at)).collect();
+    let mut intervals: Vec<f64> = blocks
+        .windows(2)
+        .map(|pair| pair[1].timestamp_ms.saturating_sub(pair[0].timestamp_ms) as f64)
+        .collect();
+    intervals.sort_by(f64::total_cmp);
+    let block_txs: u64 = blocks.iter().map(|block| u64::from(block.txs)).sum();
+    let seconds = step.duration.as_secs_f64();
+    StepReport {
+        offered_tps: step.offered_tps,
+        duration_s: seconds,
+        sent: step.sent,
+        applied_tps: step.sent as f64 / step.sending.as_secs_f64().max(seconds),
+        accepted: step.accepted,
+        rejected: step.rejected.clone(),
+        finalized_in_window,
+        finalized: finality.finalized_at.len(),
+        throughput_tps: finalized_in_window as f64 / seconds,
+        latency_ms,
+        block_interval_ms: Percentiles::of_sorted(&intervals),
+        blocks: blocks.len(),
+        txs_per_block: if blocks.is_empty() { 0.0 } else { block_txs as f64 / blocks.len() as f64 },
+    }
+}
+
+/// The table's header.
+pub fn header() -> String {
+    format!(
+        "{:>8} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}",
+        "offered",
+        "applied",
+        "finalized",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "block ms",
+        "tx/block",
+        "rejected"
+    )
+}
+
+/// One table row.
+pub fn row(report: &StepReport) -> String {
+    let rejected: u64 = report.rejected.values().sum();
+    format!(
+        "{:>8} {:>9.0} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1} {:>9}",
+        report.offered_tps,
+        report.applied_tps,
+        report.throughput_tps,
+        report.latency_ms.p50,
+        report.latency_ms.p90,
+        report.latency_ms.p99,
+        report.latency_ms.max,
+        report.block_interval_ms.p50,
+        report.txs_per_block,
+        rejected
+    )
+}
