@@ -37,6 +37,12 @@ pub trait BlockSource {
     /// `block` was committed at `now_ms` (the executor's state already holds its effects):
     /// its transactions are no longer candidates.
     fn on_committed(&mut self, now_ms: u64, block: &tandem_types::Block);
+    /// Whether this node already verified the signature of the transaction `tx_hash` (a
+    /// mempool verifies on admission); execution then does not verify it again. The default
+    /// knows nothing, so every signature is verified.
+    fn is_verified(&self, _tx_hash: &Hash) -> bool {
+        false
+    }
 }
 
 /// When a validator starts the next height if no transaction waits.
@@ -372,6 +378,15 @@ impl<S: BlockSource> ConsensusCore<S> {
 
     pub(crate) fn executor_mut(&mut self) -> &mut Executor {
         &mut self.handler.executor
+    }
+
+    /// Executes `block` on the head, verifying only the signatures the source has not.
+    pub(crate) fn execute_known(
+        &self,
+        block: &tandem_types::Block,
+    ) -> Result<tandem_executor::BlockOutcome, ExecutorError> {
+        let known = |hash: &Hash| self.handler.source.is_verified(hash);
+        self.handler.executor.execute(block, SignatureCheck::SkipVerified(&known))
     }
 
     pub(crate) fn source_mut(&mut self) -> &mut S {
@@ -902,7 +917,8 @@ impl<S: BlockSource> Handler<S> {
         if self.executed.contains_key(&value.id()) {
             return;
         }
-        if let Ok(outcome) = self.executor.execute(block, SignatureCheck::Verify) {
+        let known = |hash: &Hash| self.source.is_verified(hash);
+        if let Ok(outcome) = self.executor.execute(block, SignatureCheck::SkipVerified(&known)) {
             self.executed.insert(value.id(), (value, outcome));
         }
     }
@@ -915,11 +931,12 @@ impl<S: BlockSource> Handler<S> {
             None => {
                 let limit = self.executor.genesis().params.block_txs_max as usize;
                 let candidates = self.source.candidates(height.0, limit);
+                let known = |hash: &Hash| self.source.is_verified(hash);
                 let built = match self.executor.build(
                     self.key.address(),
                     self.now_ms,
                     candidates,
-                    SignatureCheck::Verify,
+                    SignatureCheck::SkipVerified(&known),
                 ) {
                     Ok(built) => built,
                     Err(error) => {
@@ -952,7 +969,8 @@ impl<S: BlockSource> Handler<S> {
         if self.executed.contains_key(&id) {
             return Ok(());
         }
-        match self.executor.execute(proposal.value.block(), SignatureCheck::Verify) {
+        let known = |hash: &Hash| self.source.is_verified(hash);
+        match self.executor.execute(proposal.value.block(), SignatureCheck::SkipVerified(&known)) {
             Ok(outcome) => {
                 self.executed.insert(id, (proposal.value.clone(), outcome));
                 Ok(())

@@ -12,7 +12,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use malachitebft_core_consensus::Input;
 use malachitebft_core_types::VoteExtensionPolicy;
-use tandem_executor::{Durability, ExecutorError, SignatureCheck};
+use tandem_executor::{Durability, ExecutorError};
 use tandem_types::{decode, encode, Address, Block, CommitCertificate, DecodeError};
 use tracing::{debug, info};
 
@@ -274,15 +274,14 @@ impl<S: BlockSource> ConsensusCore<S> {
                 "certificate of height {height}: {error}"
             ))));
         }
-        let executor = self.executor_mut();
-        let outcome = match executor.execute(block, SignatureCheck::Verify) {
+        let outcome = match self.execute_known(block) {
             Ok(outcome) => outcome,
             Err(ExecutorError::Block(error)) => {
                 return Ok(Err(Rejection::InvalidBlock(error.to_string())))
             }
             Err(error) => return Err(Fatal(error.to_string())),
         };
-        executor
+        self.executor_mut()
             .commit_with(block, certificate, outcome, durability)
             .map_err(|error| Fatal(error.to_string()))?;
         self.source_mut().on_committed(now_ms, block);

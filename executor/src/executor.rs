@@ -195,7 +195,7 @@ impl Executor {
     pub fn execute(
         &self,
         block: &Block,
-        signatures: SignatureCheck,
+        signatures: SignatureCheck<'_>,
     ) -> Result<BlockOutcome, ExecutorError> {
         let header = &block.header;
         self.check_header(header, block)?;
@@ -222,7 +222,7 @@ impl Executor {
         proposer: Address,
         timestamp_ms: u64,
         candidates: impl IntoIterator<Item = SignedTransaction>,
-        signatures: SignatureCheck,
+        signatures: SignatureCheck<'_>,
     ) -> Result<BuiltBlock, ExecutorError> {
         if self.validators.get(&proposer).is_none() {
             return Err(BlockError::UnknownProposer(proposer).into());
@@ -369,7 +369,7 @@ impl Executor {
         Ok(())
     }
 
-    fn rules(&self, signatures: SignatureCheck) -> Rules {
+    fn rules<'a>(&self, signatures: SignatureCheck<'a>) -> Rules<'a> {
         Rules { chain_id: self.genesis.chain_id, min_fee: self.genesis.params.min_fee, signatures }
     }
 
@@ -378,7 +378,7 @@ impl Executor {
         &self,
         proposer: &Address,
         txs: &[SignedTransaction],
-        signatures: SignatureCheck,
+        signatures: SignatureCheck<'_>,
     ) -> Result<Executed, BlockError> {
         let rules = self.rules(signatures);
         let proposer_key = state_key(proposer);
@@ -402,7 +402,7 @@ impl Executor {
         &self,
         proposer: &Address,
         candidates: impl IntoIterator<Item = SignedTransaction>,
-        signatures: SignatureCheck,
+        signatures: SignatureCheck<'_>,
     ) -> (Vec<SignedTransaction>, Executed, Vec<(Hash, TxError)>) {
         let rules = self.rules(signatures);
         let params = &self.genesis.params;

@@ -8,12 +8,36 @@ use crate::error::TxError;
 
 /// Whether execution checks transaction signatures. Skipping is only sound for transactions
 /// whose signatures this node already verified (for example at mempool admission).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureCheck {
+#[derive(Clone, Copy)]
+pub enum SignatureCheck<'a> {
     /// Verify every signature under the strict rule.
     Verify,
     /// Trust that every signature was verified before.
     AlreadyVerified,
+    /// Verify every signature except those of transactions this predicate knows by hash as
+    /// verified before. The hash covers the signature, so a known hash is a known signature.
+    SkipVerified(&'a dyn Fn(&Hash) -> bool),
+}
+
+impl SignatureCheck<'_> {
+    /// Whether the signature of the transaction `tx_hash` must be verified.
+    pub fn needs_verifying(&self, tx_hash: &Hash) -> bool {
+        match self {
+            SignatureCheck::Verify => true,
+            SignatureCheck::AlreadyVerified => false,
+            SignatureCheck::SkipVerified(known) => !known(tx_hash),
+        }
+    }
+}
+
+impl std::fmt::Debug for SignatureCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SignatureCheck::Verify => "Verify",
+            SignatureCheck::AlreadyVerified => "AlreadyVerified",
+            SignatureCheck::SkipVerified(_) => "SkipVerified",
+        })
+    }
 }
 
 /// A withdrawal recorded by a `Withdraw` transaction; paid out on L1 in a later protocol step.
@@ -37,10 +61,10 @@ pub struct Receipt {
 }
 
 /// The rules and the context they need.
-pub(crate) struct Rules {
+pub(crate) struct Rules<'a> {
     pub chain_id: u64,
     pub min_fee: u128,
-    pub signatures: SignatureCheck,
+    pub signatures: SignatureCheck<'a>,
 }
 
 /// Accounts touched by a block, over the committed state. Keys are state keys (`H(address)`).
@@ -66,7 +90,7 @@ impl<'a> Overlay<'a> {
     /// Applies `tx` if it is valid; on error the overlay is unchanged.
     pub fn apply(
         &mut self,
-        rules: &Rules,
+        rules: &Rules<'_>,
         proposer_key: &Hash,
         tx: &SignedTransaction,
         tx_hash: Hash,
@@ -87,7 +111,7 @@ impl<'a> Overlay<'a> {
             return Err(TxError::InsufficientBalance { balance: sender.balance, needed });
         }
         // Signatures last: they cost most, and every earlier check is a cheap reject.
-        if rules.signatures == SignatureCheck::Verify {
+        if rules.signatures.needs_verifying(&tx_hash) {
             tx.verify_signature().map_err(TxError::BadSignature)?;
         }
         sender.balance -= needed;

@@ -97,6 +97,35 @@ fn every_invalid_transaction_is_named_with_its_reason() {
 }
 
 #[test]
+fn only_signatures_not_known_as_verified_are_checked() {
+    let chain = chain(2, 1_000, 1);
+    let (_dir, executor) = open(&chain);
+    let (alice, bob) = (&chain.accounts[0], chain.accounts[1].address());
+    let good = transfer(alice, 0, bob, 1, 10);
+    let mut forged = transfer(alice, 1, bob, 1, 10);
+    forged.signature.0[0] ^= 1;
+    let hashes = [good.hash(), forged.hash()];
+    let proposer = chain.validators[0].address();
+    let candidates = vec![good, forged];
+
+    // A forged signature known by hash as verified is not checked again: the executor trusts
+    // the caller, who must only vouch for hashes it verified itself.
+    let knows_both = |hash: &Hash| hashes.contains(hash);
+    let built = executor
+        .build(proposer, 0, candidates.clone(), SignatureCheck::SkipVerified(&knows_both))
+        .expect("build");
+    assert_eq!(built.block.txs.len(), 2);
+    assert!(executor.execute(&built.block, SignatureCheck::SkipVerified(&knows_both)).is_ok());
+    let knows_good = |hash: &Hash| *hash == hashes[0];
+    let error =
+        block_error(executor.execute(&built.block, SignatureCheck::SkipVerified(&knows_good)));
+    let reason = TxError::BadSignature(SignatureError::Invalid);
+    assert_eq!(error, BlockError::InvalidTx { index: 1, hash: hashes[1], reason });
+    let strict = executor.build(proposer, 0, candidates, SignatureCheck::Verify).expect("build");
+    assert_eq!(strict.block.txs.len(), 1, "the strict rule drops the forged transaction");
+}
+
+#[test]
 fn a_replayed_nonce_is_too_low() {
     let chain = chain(2, 1_000, 1);
     let (_dir, mut executor) = open(&chain);

@@ -68,6 +68,59 @@ impl Mempool {
         }
     }
 
+    /// Runs every admission check except the signature, changing nothing but the sender's
+    /// refresh against a moved account: `Ok` means `tx` would be admitted now if its signature
+    /// verifies, and carries what that refresh dropped. With [`Mempool::admit_verified`] it
+    /// lets a caller verify the signature without holding the pool (and only for
+    /// transactions worth it).
+    pub fn precheck(
+        &mut self,
+        tx: &SignedTransaction,
+        accounts: &impl AccountSource,
+    ) -> Result<Vec<Hash>, Rejection> {
+        let result = self.check_unsigned(tx, accounts).map(|(_, _, dropped)| dropped);
+        if let Err(rejection) = &result {
+            self.metrics.count_rejection(rejection);
+        }
+        result
+    }
+
+    /// Admits `tx` like [`Mempool::admit`] but without checking its signature: the caller
+    /// verified it by the strict rule (`SignedTransaction::verify_signature`). Every other
+    /// check runs again, since the pool may have changed since a [`Mempool::precheck`].
+    pub fn admit_verified(
+        &mut self,
+        now_ms: u64,
+        tx: SignedTransaction,
+        origin: Origin,
+        accounts: &impl AccountSource,
+    ) -> Result<Admitted, Rejection> {
+        let result = self
+            .check_unsigned(&tx, accounts)
+            .map(|(hash, plan, dropped)| self.apply(now_ms, tx, hash, origin, plan, dropped));
+        match &result {
+            Ok(_) => self.metrics.admitted += 1,
+            Err(rejection) => self.metrics.count_rejection(rejection),
+        }
+        result
+    }
+
+    /// Decodes `bytes` strictly as a signed transaction (after checking their length), as
+    /// [`Mempool::admit_bytes`] does; a failure is counted like any rejection.
+    pub fn decode_transaction(&mut self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
+        let result = self.decode(bytes);
+        if let Err(rejection) = &result {
+            self.metrics.count_rejection(rejection);
+        }
+        result
+    }
+
+    /// Counts a rejection decided outside the pool (a signature the caller found invalid), so
+    /// that the pool's counters cover every refused transaction.
+    pub fn count_rejection(&mut self, rejection: &Rejection) {
+        self.metrics.count_rejection(rejection);
+    }
+
     fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
         let max = self.config.tx_bytes_max;
         if bytes.len() > max {
@@ -83,16 +136,27 @@ impl Mempool {
         origin: Origin,
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
-        self.check_alone(&tx)?;
+        let (hash, plan, dropped) = self.check_unsigned(&tx, accounts)?;
+        tx.verify_signature().map_err(Rejection::BadSignature)?;
+        Ok(self.apply(now_ms, tx, hash, origin, plan, dropped))
+    }
+
+    /// Every check but the signature, in order; the hash, the plan of changes, and what the
+    /// sender's refresh dropped.
+    fn check_unsigned(
+        &mut self,
+        tx: &SignedTransaction,
+        accounts: &impl AccountSource,
+    ) -> Result<(Hash, Plan, Vec<Hash>), Rejection> {
+        self.check_alone(tx)?;
         let hash = tx.hash();
         if self.by_hash.contains_key(&hash) || self.recent.contains(&hash) {
             return Err(Rejection::Duplicate(hash));
         }
         let account = accounts.account(&tx.tx.sender);
-        let dropped = self.refresh_account(&tx, account);
-        let plan = self.plan(&tx, account)?;
-        tx.verify_signature().map_err(Rejection::BadSignature)?;
-        Ok(self.apply(now_ms, tx, hash, origin, plan, dropped))
+        let dropped = self.refresh_account(tx, account);
+        let plan = self.plan(tx, account)?;
+        Ok((hash, plan, dropped))
     }
 
     /// The checks that need nothing but the transaction.

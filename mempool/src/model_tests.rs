@@ -9,7 +9,7 @@ use tandem_types::{
     Transaction,
 };
 
-use crate::{replacement_fee, Mempool, MempoolConfig, Origin};
+use crate::{replacement_fee, Mempool, MempoolConfig, Origin, Rejection};
 
 const CHAIN_ID: u64 = 3;
 const MIN_FEE: u128 = 10;
@@ -345,7 +345,12 @@ impl Run {
 
     fn admit(&mut self, tx: SignedTransaction, signature_ok: bool, origin: Origin) {
         let expected = self.model.admit(self.now_ms, &tx, signature_ok);
-        let got = self.pool.admit(self.now_ms, tx.clone(), origin, &self.model.ledger);
+        // Odd nonces take the split path: precheck, the signature outside, admit_verified.
+        let got = if tx.tx.nonce % 2 == 1 {
+            self.admit_split(tx.clone(), origin)
+        } else {
+            self.pool.admit(self.now_ms, tx.clone(), origin, &self.model.ledger)
+        };
         match (&got, &expected) {
             (Ok(admitted), Ok((replaced, evicted, dropped))) => {
                 assert_eq!(&admitted.replaced, replaced);
@@ -356,6 +361,22 @@ impl Run {
             _ => panic!("pool {got:?}, model {expected:?} for {tx:?}"),
         }
         self.sent.push(tx);
+    }
+
+    fn admit_split(
+        &mut self,
+        tx: SignedTransaction,
+        origin: Origin,
+    ) -> Result<crate::Admitted, Rejection> {
+        let refreshed = self.pool.precheck(&tx, &self.model.ledger)?;
+        if let Err(error) = tx.verify_signature() {
+            let rejection = Rejection::BadSignature(error);
+            self.pool.count_rejection(&rejection);
+            return Err(rejection);
+        }
+        let mut admitted = self.pool.admit_verified(self.now_ms, tx, origin, &self.model.ledger)?;
+        admitted.dropped.splice(0..0, refreshed);
+        Ok(admitted)
     }
 
     fn step(&mut self, op: Op) {

@@ -126,36 +126,41 @@ impl SharedPool {
 
     /// Admits a client's encoded transaction.
     pub fn admit_client(&self, bytes: &[u8]) -> Result<Admitted, Rejection> {
-        let mut inner = self.lock();
-        let result =
-            inner.mempool.admit_bytes(now_ms(), bytes, Origin::Client, &Accounts(&self.accounts));
-        if let Ok(admitted) = &result {
-            inner.record_admission(admitted);
-            if admitted.ready {
-                self.ready.notify_one();
-            }
-        }
-        result
+        let decoded = self.lock().mempool.decode_transaction(bytes);
+        self.admit(decoded?, Origin::Client)
     }
 
-    /// Admits a peer's gossiped transactions; returns how many were admitted.
+    /// Admits a peer's gossiped transactions in order; returns how many were admitted.
     pub fn admit_gossip(&self, txs: Vec<SignedTransaction>) -> usize {
-        let mut inner = self.lock();
-        let now = now_ms();
-        let (mut admitted_count, mut ready) = (0, false);
-        for tx in txs {
-            if let Ok(admitted) =
-                inner.mempool.admit(now, tx, Origin::Peer, &Accounts(&self.accounts))
-            {
-                inner.record_admission(&admitted);
-                admitted_count += 1;
-                ready |= admitted.ready;
-            }
+        txs.into_iter().map(|tx| self.admit(tx, Origin::Peer)).filter(Result::is_ok).count()
+    }
+
+    /// Admission in three steps, so that the pool is never held during the costly part: every
+    /// check but the signature under the lock, the signature outside it (only for a
+    /// transaction that passed the rest), then admission again under the lock, since the pool
+    /// may have changed in between.
+    fn admit(&self, tx: SignedTransaction, origin: Origin) -> Result<Admitted, Rejection> {
+        let accounts = Accounts(&self.accounts);
+        {
+            let mut inner = self.lock();
+            let refreshed = inner.mempool.precheck(&tx, &accounts)?;
+            inner.remember(&refreshed, Removal::Dropped);
         }
-        if ready {
+        if let Err(error) = tx.verify_signature() {
+            let rejection = Rejection::BadSignature(error);
+            self.lock().mempool.count_rejection(&rejection);
+            return Err(rejection);
+        }
+        let admitted = {
+            let mut inner = self.lock();
+            let admitted = inner.mempool.admit_verified(now_ms(), tx, origin, &accounts)?;
+            inner.record_admission(&admitted);
+            admitted
+        };
+        if admitted.ready {
             self.ready.notify_one();
         }
-        admitted_count
+        Ok(admitted)
     }
 
     /// What the pool knows of the transaction `hash`.
@@ -200,6 +205,11 @@ impl BlockSource for PoolSource {
 
     fn has_candidates(&self) -> bool {
         self.pool.lock().mempool.has_ready()
+    }
+
+    fn is_verified(&self, tx_hash: &Hash) -> bool {
+        // Every pooled transaction's signature was verified on admission.
+        self.pool.lock().mempool.contains(tx_hash)
     }
 
     fn on_committed(&mut self, now_ms: u64, block: &Block) {
