@@ -216,24 +216,35 @@ impl Mempool {
             return Err(Rejection::InsufficientBalance { balance: account.balance, required });
         }
         let freed = replaced.map_or((0, 0), |old| (1, old.bytes));
-        let evicts = self.plan_evictions(tx, freed)?;
+        let ready = nonce <= queue.map_or(account.nonce, |queue| queue.pending_nonce);
+        let evicts = self.plan_evictions(tx, ready, freed)?;
         Ok(Plan { account, cost, replaces: replaced.map(|_| (sender, nonce)), evicts })
     }
 
     /// The transactions to evict so that `tx` fits, given what its replacement frees:
-    /// senders' last transactions, lowest fee first, each with a fee below `tx`'s. Never the
-    /// sender's own (that could leave a gap before `tx`).
+    /// senders' last transactions, held ones (behind a nonce gap) first, then lowest fee
+    /// first. A ready newcomer may evict any held transaction and a ready one with a lower
+    /// fee; a held newcomer only a held one with a lower fee. Never the sender's own (that
+    /// could leave a gap before `tx`).
     fn plan_evictions(
         &self,
         tx: &SignedTransaction,
+        ready: bool,
         (freed_txs, freed_bytes): (usize, usize),
     ) -> Result<Vec<EvictKey>, Rejection> {
         let mut txs = self.len() + 1 - freed_txs;
         let mut bytes = self.bytes + tx.encoded_len() - freed_bytes;
-        let mut candidates = self.tails.iter().filter(|key| key.sender != tx.tx.sender);
+        let sender = &tx.tx.sender;
+        let evictable = |victim: &EvictKey| {
+            if ready && !victim.ready {
+                return true;
+            }
+            victim.ready == ready && victim.fee < tx.tx.fee
+        };
+        let mut candidates = self.tails.iter().filter(|key| key.sender != *sender);
         let mut evicts = Vec::new();
         while txs > self.config.txs_max || bytes > self.config.bytes_max {
-            let Some(victim) = candidates.next().filter(|key| key.fee < tx.tx.fee) else {
+            let Some(victim) = candidates.next().filter(|key| evictable(key)) else {
                 return Err(Rejection::MempoolFull {
                     retry_after_ms: self.config.full_retry_after_ms,
                 });

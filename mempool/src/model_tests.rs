@@ -135,20 +135,25 @@ impl Model {
         Ok((replaced, evicted, dropped))
     }
 
-    /// Evict other senders' last transactions, lowest fee (then latest) first, each below
-    /// the new fee, until the new transaction fits.
+    /// Evict other senders' last transactions, held ones first, then lowest fee (then
+    /// latest) first, until the new transaction fits: a ready newcomer evicts any held tail
+    /// and ready tails below its fee, a held newcomer only held tails below its fee.
     fn evictions(
         &self,
         tx: &SignedTransaction,
         replaced: Option<&MTx>,
     ) -> Result<Vec<Hash>, &'static str> {
-        let mut tails: Vec<&MTx> = self
+        let ready = |sender: &Address, nonce: u64| nonce < self.pending(sender);
+        let mut tails: Vec<(bool, &MTx)> = self
             .queues
             .iter()
             .filter(|(sender, _)| **sender != tx.tx.sender)
-            .filter_map(|(_, queue)| queue.values().next_back())
+            .filter_map(|(sender, queue)| {
+                queue.iter().next_back().map(|(n, m)| (ready(sender, *n), m))
+            })
             .collect();
-        tails.sort_by_key(|m| (m.fee(), std::cmp::Reverse(m.seq)));
+        tails.sort_by_key(|(ready, m)| (*ready, m.fee(), std::cmp::Reverse(m.seq)));
+        let newcomer_ready = tx.tx.nonce <= self.pending(&tx.tx.sender);
         let mut count = self.all().count() + 1 - usize::from(replaced.is_some());
         let mut bytes = self.all().map(|m| m.bytes).sum::<usize>() + tx.encoded_len()
             - replaced.map_or(0, |m| m.bytes);
@@ -156,7 +161,10 @@ impl Model {
         let mut tails = tails.into_iter();
         while count > self.config.txs_max || bytes > self.config.bytes_max {
             match tails.next() {
-                Some(victim) if victim.fee() < tx.tx.fee => {
+                Some((victim_ready, victim))
+                    if (newcomer_ready && !victim_ready)
+                        || (victim_ready == newcomer_ready && victim.fee() < tx.tx.fee) =>
+                {
                     count -= 1;
                     bytes -= victim.bytes;
                     evicted.push(victim.hash);

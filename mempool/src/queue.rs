@@ -54,9 +54,11 @@ impl ReadyKey {
     }
 }
 
-/// Orders senders' last transactions for eviction: lowest fee first, then latest arrival.
+/// Orders senders' last transactions for eviction: held ones (waiting behind a nonce gap)
+/// before ready ones, then lowest fee first, then latest arrival.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct EvictKey {
+    pub(crate) ready: bool,
     pub(crate) fee: u128,
     pub(crate) seq: Reverse<u64>,
     pub(crate) sender: Address,
@@ -64,8 +66,14 @@ pub(crate) struct EvictKey {
 }
 
 impl EvictKey {
-    fn of(tx: &PoolTx) -> EvictKey {
-        EvictKey { fee: tx.fee(), seq: Reverse(tx.seq), sender: tx.tx.tx.sender, nonce: tx.nonce() }
+    fn of(tx: &PoolTx, ready: bool) -> EvictKey {
+        EvictKey {
+            ready,
+            fee: tx.fee(),
+            seq: Reverse(tx.seq),
+            sender: tx.tx.tx.sender,
+            nonce: tx.nonce(),
+        }
     }
 }
 
@@ -126,7 +134,7 @@ impl SenderQueue {
         }
         self.pending_nonce = next;
         self.head = self.txs.get(&self.account.nonce).map(ReadyKey::of);
-        self.tail = self.txs.last_key_value().map(|(_, tx)| EvictKey::of(tx));
+        self.tail = self.txs.last_key_value().map(|(&nonce, tx)| EvictKey::of(tx, nonce < next));
     }
 
     /// Whether a transaction with a nonce above `nonce` is queued.

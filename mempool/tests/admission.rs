@@ -288,6 +288,40 @@ fn a_full_pool_evicts_the_lowest_fee_tail_or_refuses() {
 }
 
 #[test]
+fn held_transactions_give_way_to_ready_ones() {
+    let config = MempoolConfig { txs_max: 2, ..MempoolConfig::default() };
+    let mut w = World::new(config);
+    for i in 0..4 {
+        w.fund(&key(i), 1_000, 0);
+    }
+    // Two held transactions (nonce 1 without nonce 0) with high fees fill the pool.
+    let held_a = transfer(&key(0), 1, 90, 1);
+    let held_b = transfer(&key(1), 1, 80, 1);
+    for tx in [&held_a, &held_b] {
+        assert!(!w.pool.admit(0, tx.clone(), Origin::Client, &w.accounts).unwrap().ready);
+    }
+    // A ready transaction at the minimum fee evicts the cheaper held one.
+    let ready = transfer(&key(2), 0, MIN_FEE, 1);
+    let admitted = w.pool.admit(1, ready.clone(), Origin::Client, &w.accounts).unwrap();
+    assert_eq!((admitted.ready, admitted.evicted), (true, vec![held_b.hash()]));
+    // A held newcomer never pushes out a ready transaction, and a held one only with a
+    // higher fee: at 90 it cannot outbid held_a (90).
+    let held_c = transfer(&key(3), 1, 90, 1);
+    let refused = w.pool.admit(2, held_c, Origin::Client, &w.accounts);
+    assert_eq!(refused.unwrap_err().reason(), "mempool_full");
+    let held_d = transfer(&key(3), 1, 91, 1);
+    let admitted = w.pool.admit(2, held_d.clone(), Origin::Client, &w.accounts).unwrap();
+    assert_eq!(admitted.evicted, vec![held_a.hash()]);
+    // Ready ones evict ready ones only with a higher fee, and held ones first.
+    let cheap = w.pool.admit(3, transfer(&key(1), 0, MIN_FEE, 1), Origin::Client, &w.accounts);
+    assert_eq!(cheap.unwrap().evicted, vec![held_d.hash()], "the held one goes first");
+    let equal = w.pool.admit(3, transfer(&key(0), 0, MIN_FEE, 1), Origin::Client, &w.accounts);
+    assert_eq!(equal.unwrap_err().reason(), "mempool_full");
+    let higher = transfer(&key(0), 0, MIN_FEE + 1, 1);
+    assert_eq!(w.pool.admit(4, higher, Origin::Client, &w.accounts).unwrap().evicted.len(), 1);
+}
+
+#[test]
 fn the_byte_cap_counts_too() {
     let config =
         MempoolConfig { bytes_max: 177 * 2, tx_bytes_max: 177, ..MempoolConfig::default() };

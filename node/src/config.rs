@@ -46,6 +46,10 @@ pub struct NodeSection {
     pub l1_key: PathBuf,
     /// Store and write-ahead log. Default `data`.
     pub data_dir: PathBuf,
+    /// How much lower the scheduling priority of the threads serving clients, gossip and
+    /// metrics is than that of consensus and the network (a nice increment, 0 to 19; 0 keeps
+    /// them equal). Under overload they then yield the CPU to consensus. Default 10.
+    pub service_niceness: i32,
 }
 
 impl Default for NodeSection {
@@ -55,6 +59,7 @@ impl Default for NodeSection {
             node_key: "node_key.json".into(),
             l1_key: "l1_key.json".into(),
             data_dir: "data".into(),
+            service_niceness: 10,
         }
     }
 }
@@ -298,6 +303,9 @@ impl Config {
         let invalid = |setting: &str, reason: &str| {
             Err(ConfigError::Invalid { setting: setting.to_string(), reason: reason.to_string() })
         };
+        if !(0..=19).contains(&self.node.service_niceness) {
+            return invalid("node.service_niceness", "must be between 0 and 19");
+        }
         let c = &self.consensus;
         for (setting, value) in [
             ("consensus.timeout_propose_ms", c.timeout_propose_ms),
@@ -443,6 +451,7 @@ mod tests {
         check("[rpc]\nlisten = \"127.0.0.1:0\"\n", "rpc.listen");
         check("[rpc]\nmax_request_bytes = 10\n", "rpc.max_request_bytes");
         check("[rpc]\nmax_connections = 0\n", "rpc.max_connections");
+        check("[node]\nservice_niceness = -5\n", "node.service_niceness");
         check("[mempool]\ntxs_max = 0\n", "mempool.txs_max");
         check("[mempool]\ngossip_batch_txs_max = 5000\n", "mempool.gossip_batch_txs_max");
         check("[log]\nlevel = \"info,=[\"\n", "log.level");

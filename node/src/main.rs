@@ -220,11 +220,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Run { home } => {
             let config = Config::load(&home)?;
             init_logging(&config.log.level, format_override.unwrap_or(config.log.format));
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(run::run(&home, config))
+            run::run_node(&home, config)
         }
         Command::Tx { command } => client_runtime()?.block_on(tx(command)),
         Command::Account { address, prove, genesis, height, rpc } => {

@@ -2,8 +2,13 @@
 //! and the write-ahead log, starts the QUIC transport, the mempool and its gossip, the client
 //! JSON-RPC and the metrics server, and drives consensus until SIGINT or SIGTERM.
 //!
-//! Consensus runs on a thread of its own (with a single-threaded runtime): executing a large
-//! block then never delays an RPC answer, and a flood of RPC requests never delays a vote.
+//! Three kinds of threads, so that client load never slows consensus down:
+//! - the consensus thread runs the validator's driver;
+//! - one network thread runs the QUIC transport (its runtime also gives the consensus
+//!   thread its timers);
+//! - the service threads run the RPC server, gossip admission and metrics, at a lower
+//!   scheduling priority (`node.service_niceness`): under overload they yield the CPU to
+//!   consensus and the network, so blocks keep coming while clients are told to retry.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,8 +40,42 @@ const GOSSIP_QUEUE: usize = 1_024;
 /// Decided headers buffered for each `newHeads` subscriber.
 const HEADS_BUFFER: usize = 1_024;
 
-/// Runs the node in `home` until a termination signal.
-pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
+/// Runs the node in `home` until a termination signal: builds the runtimes and runs [`run`]
+/// on the service runtime.
+pub fn run_node(home: &Path, config: Config) -> anyhow::Result<()> {
+    let network = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("network")
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    let niceness = config.node.service_niceness;
+    let service = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("service")
+        .on_thread_start(move || lower_priority(niceness))
+        .enable_all()
+        .build()
+        .context("starting the service runtime")?;
+    service.block_on(run(home, config, network.handle().clone()))
+}
+
+/// Lowers the calling thread's scheduling priority by `niceness` (Linux: per thread).
+fn lower_priority(niceness: i32) {
+    if niceness == 0 {
+        return;
+    }
+    let thread = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(thread), niceness) {
+        warn!(%error, niceness, "node.priority could not lower a service thread's priority");
+    }
+}
+
+/// Runs the node in `home` until a termination signal; the transport runs on `network`.
+pub async fn run(
+    home: &Path,
+    config: Config,
+    network_runtime: tokio::runtime::Handle,
+) -> anyhow::Result<()> {
     let resolve = |path: &Path| Config::resolve(home, path);
     let genesis_path = resolve(&config.node.genesis);
     let genesis_text = std::fs::read_to_string(&genesis_path)
@@ -62,7 +101,10 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
         height = executor.head().height,
         "node.start"
     );
-    let (network, events) = start_network(&config, &genesis, &key)?;
+    let (network, events) = {
+        let _inside = network_runtime.enter();
+        start_network(&config, &genesis, &key)?
+    };
 
     let ready = Arc::new(Notify::new());
     let mempool = Mempool::new(config.mempool_config(), genesis.chain_id, &genesis.params)
@@ -121,7 +163,7 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("starting the metrics server on {}", config.metrics.listen))?;
     info!(rpc = %rpc_address, metrics = %metrics_address, "node.serving");
     // Consensus starts once every port is bound, so a taken port fails the start cleanly.
-    let mut consensus = spawn_consensus(core, io)?;
+    let mut consensus = spawn_consensus(core, io, network_runtime)?;
 
     let outcome = tokio::select! {
         result = wait_for_signal() => {
@@ -147,17 +189,14 @@ pub async fn run(home: &Path, config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// Runs consensus on its own thread with a single-threaded runtime; the receiver gets its
+/// Runs consensus on its own thread (its timers from `runtime`); the receiver gets its
 /// result.
 fn spawn_consensus(
     core: ConsensusCore<PoolSource>,
     io: ValidatorIo<QuicNetwork>,
+    runtime: tokio::runtime::Handle,
 ) -> anyhow::Result<oneshot::Receiver<Result<(), tandem_consensus::Fatal>>> {
     let (done, outcome) = oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the consensus runtime")?;
     std::thread::Builder::new()
         .name("consensus".into())
         .spawn(move || {

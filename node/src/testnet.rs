@@ -47,7 +47,7 @@ pub struct TestnetPlan {
 
 /// The chain parameters of generated testnets.
 pub fn testnet_params() -> ChainParams {
-    ChainParams { min_fee: 1, block_txs_max: 4_000, block_bytes_max: 4 << 20, batch_blocks: 100 }
+    ChainParams { min_fee: 1, block_txs_max: 1_000, block_bytes_max: 4 << 20, batch_blocks: 100 }
 }
 
 /// Writes a testnet into `out`, which must not exist or be empty.
