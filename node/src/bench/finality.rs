@@ -17,20 +17,20 @@ use crate::api::{methods, BlockSummary, HeadNotification};
 /// A decided block as the bench saw it.
 #[derive(Clone, Copy, Debug)]
 pub struct SeenBlock {
-    /// When its head arrived.
-    pub at: Instant,
-    /// Its timestamp, ms since the Unix epoch.
+    /// Its timestamp (when its proposer built it), ms since the Unix epoch.
     pub timestamp_ms: u64,
-    /// Its transactions.
+    /// Its transactions (all of them, not only the bench's).
     pub txs: u32,
 }
 
-/// What the tracker measured.
+/// What the tracker measured. Throughput and block intervals go by the blocks' own
+/// timestamps, so a tracker that falls behind under overload still counts them in the right
+/// window; latency is measured when the head arrives here.
 pub struct Finality {
     /// Submit → head latency of each finalized bench transaction, in microseconds.
     pub latency_us: Histogram<u64>,
-    /// Bench transactions finalized, with when.
-    pub finalized_at: Vec<Instant>,
+    /// Bench transactions finalized: their block's timestamp.
+    pub finalized_ms: Vec<u64>,
     /// Every block seen.
     pub blocks: Vec<SeenBlock>,
 }
@@ -40,7 +40,7 @@ impl Default for Finality {
         Finality {
             latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
                 .expect("static histogram bounds are valid"),
-            finalized_at: Vec::new(),
+            finalized_ms: Vec::new(),
             blocks: Vec::new(),
         }
     }
@@ -92,12 +92,12 @@ async fn track(
             },
         };
         let at = Instant::now();
-        let mut seen = SeenBlock { at, timestamp_ms: head.header.timestamp_ms, txs: 0 };
+        let timestamp_ms = head.header.timestamp_ms;
+        let seen = SeenBlock { timestamp_ms, txs: head.header.tx_count };
         if head.header.tx_count > 0 {
             let height = head.header.height;
             let block = read_block(&client, height).await;
             let hashes = block.map(|block| block.tx_hashes).unwrap_or_default();
-            seen.txs = hashes.len() as u32;
             let sent: Vec<Instant> = {
                 let mut shared = lock(&outcomes);
                 hashes.iter().filter_map(|hash| shared.pending.remove(hash)).collect()
@@ -106,7 +106,7 @@ async fn track(
             for sent_at in sent {
                 let latency = at.saturating_duration_since(sent_at);
                 let _ = measured.latency_us.record(latency.as_micros().max(1) as u64);
-                measured.finalized_at.push(at);
+                measured.finalized_ms.push(timestamp_ms);
             }
         }
         lock_finality(&finality).blocks.push(seen);

@@ -74,6 +74,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         *lock(&outcomes) = Outcomes::default();
         *lock_finality(&finality) = finality::Finality::default();
         let start = Instant::now();
+        let start_ms = crate::clock::now_ms();
         let (sent, sending) =
             load::submit(&clients, txs, rate, &outcomes, |sent| progress(rate, count, sent, start))
                 .await;
@@ -88,7 +89,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         }
         let report = summarize(&StepMeasurements {
             offered_tps: rate,
-            start,
+            start_ms,
             duration: args.duration,
             sent,
             sending,

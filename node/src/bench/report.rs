@@ -2,7 +2,7 @@
 //! as a table row and written as JSON.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -69,8 +69,8 @@ impl Percentiles {
 pub struct StepMeasurements<'a> {
     /// Offered rate.
     pub offered_tps: u64,
-    /// When sending started.
-    pub start: Instant,
+    /// When sending started, ms since the Unix epoch.
+    pub start_ms: u64,
     /// How long the load was meant to last.
     pub duration: Duration,
     /// Sent transactions.
@@ -87,10 +87,10 @@ pub struct StepMeasurements<'a> {
 
 /// Summarizes a step.
 pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
-    let end = step.start + step.duration;
+    let end_ms = step.start_ms + step.duration.as_millis() as u64;
     let finality = step.finality;
-    let in_window = |at: &Instant| *at >= step.start && *at <= end;
-    let finalized_in_window = finality.finalized_at.iter().filter(|at| in_window(at)).count();
+    let in_window = |ms: u64| ms >= step.start_ms && ms <= end_ms;
+    let finalized_in_window = finality.finalized_ms.iter().filter(|ms| in_window(**ms)).count();
     let latency = &finality.latency_us;
     let ms = |us: u64| us as f64 / 1000.0;
     let latency_ms = if latency.is_empty() {
@@ -103,7 +103,9 @@ pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
             max: ms(latency.max()),
         }
     };
-    let blocks: Vec<_> = finality.blocks.iter().filter(|block| in_window(&block.at)).collect();
+    let mut blocks: Vec<_> =
+        finality.blocks.iter().filter(|block| in_window(block.timestamp_ms)).collect();
+    blocks.sort_by_key(|block| block.timestamp_ms);
     let mut intervals: Vec<f64> = blocks
         .windows(2)
         .map(|pair| pair[1].timestamp_ms.saturating_sub(pair[0].timestamp_ms) as f64)
@@ -119,7 +121,7 @@ pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
         accepted: step.accepted,
         rejected: step.rejected.clone(),
         finalized_in_window,
-        finalized: finality.finalized_at.len(),
+        finalized: finality.finalized_ms.len(),
         throughput_tps: finalized_in_window as f64 / seconds,
         latency_ms,
         block_interval_ms: Percentiles::of_sorted(&intervals),
