@@ -123,6 +123,11 @@ pub struct Outcomes {
     pub accepted: u64,
     /// Refused transactions' (account, nonce), so the accounts can be rewound.
     pub refused: Vec<(usize, u64)>,
+    /// Transactions refused with `mempool_full`, to send again when the node said: a client
+    /// that gave up on a nonce would leave every later nonce of its account stuck.
+    pub retry: Vec<(Instant, Prepared)>,
+    /// Transactions sent again after `mempool_full`.
+    pub retried: u64,
 }
 
 /// Shared outcomes.
@@ -154,10 +159,11 @@ pub async fn submit(
         tick.tick().await;
         let due = ((start.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
         let mut batches: Vec<Vec<Prepared>> = (0..clients.len()).map(|_| Vec::new()).collect();
-        for tx in txs.by_ref().take(due.saturating_sub(sent)) {
+        let fresh = txs.by_ref().take(due.saturating_sub(sent));
+        sent += fresh.len();
+        for tx in fresh.chain(due_retries(outcomes)) {
             batches[next_endpoint].push(tx);
             next_endpoint = (next_endpoint + 1) % clients.len();
-            sent += 1;
         }
         for (endpoint, batch) in batches.into_iter().enumerate() {
             if batch.is_empty() {
@@ -179,6 +185,17 @@ pub async fn submit(
     (sent, elapsed)
 }
 
+/// The refused transactions whose retry time has come.
+fn due_retries(outcomes: &SharedOutcomes) -> Vec<Prepared> {
+    let mut shared = lock(outcomes);
+    let now = Instant::now();
+    let (due, later): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut shared.retry).into_iter().partition(|(at, _)| *at <= now);
+    shared.retry = later;
+    shared.retried += due.len() as u64;
+    due.into_iter().map(|(_, tx)| tx).collect()
+}
+
 async fn send_batch(client: &HttpClient, batch: Vec<Prepared>, outcomes: &SharedOutcomes) {
     let mut request = BatchRequestBuilder::new();
     {
@@ -194,35 +211,43 @@ async fn send_batch(client: &HttpClient, batch: Vec<Prepared>, outcomes: &Shared
     let mut shared = lock(outcomes);
     match answers {
         Ok(answers) => {
-            for (tx, answer) in batch.iter().zip(answers) {
+            for (tx, answer) in batch.into_iter().zip(answers) {
                 match answer {
                     Ok(_) => shared.accepted += 1,
                     Err(error) => {
-                        let reason = error
+                        let data = error
                             .data()
                             .and_then(|raw| {
                                 serde_json::from_str::<serde_json::Value>(raw.get()).ok()
                             })
-                            .and_then(|data| data["reason"].as_str().map(str::to_string))
-                            .unwrap_or_else(|| format!("error {}", error.code()));
-                        refuse(&mut shared, tx, reason);
+                            .unwrap_or_default();
+                        let reason = data["reason"]
+                            .as_str()
+                            .map_or_else(|| format!("error {}", error.code()), str::to_string);
+                        refuse(&mut shared, tx, reason, data["retry_after_ms"].as_u64());
                     }
                 }
             }
         }
         Err(_) => {
-            for tx in &batch {
-                refuse(&mut shared, tx, "transport".to_string());
+            for tx in batch {
+                refuse(&mut shared, tx, "transport".to_string(), None);
             }
         }
     }
 }
 
-fn refuse(shared: &mut Outcomes, tx: &Prepared, reason: String) {
+/// Counts a refusal; the transaction is sent again after `retry_after_ms` if the node gave
+/// one, else its nonce is given back to its account (unless a pool already holds it).
+fn refuse(shared: &mut Outcomes, tx: Prepared, reason: String, retry_after_ms: Option<u64>) {
     shared.pending.remove(&tx.hash);
-    // A duplicate is in a pool already (an earlier run sent it): its nonce is taken.
-    if reason != "duplicate" {
-        shared.refused.push((tx.account, tx.nonce));
-    }
+    let duplicate = reason == "duplicate";
     *shared.rejected.entry(reason).or_default() += 1;
+    match retry_after_ms {
+        Some(after_ms) => {
+            shared.retry.push((Instant::now() + Duration::from_millis(after_ms), tx));
+        }
+        None if !duplicate => shared.refused.push((tx.account, tx.nonce)),
+        None => {}
+    }
 }

@@ -79,10 +79,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             load::submit(&clients, txs, rate, &outcomes, |sent| progress(rate, count, sent, start))
                 .await;
         drain(&outcomes, start + args.duration).await;
-        let (accepted, rejected, refused) = {
+        let (accepted, rejected, refused, retried) = {
             let mut shared = lock(&outcomes);
             let rejected: BTreeMap<String, u64> = shared.rejected.drain().collect();
-            (shared.accepted, rejected, std::mem::take(&mut shared.refused))
+            // What still waits for a retry is given up: its nonce is reused next step.
+            let unsent =
+                std::mem::take(&mut shared.retry).into_iter().map(|(_, tx)| (tx.account, tx.nonce));
+            let mut refused = std::mem::take(&mut shared.refused);
+            refused.extend(unsent);
+            (shared.accepted, rejected, refused, shared.retried)
         };
         for (account, nonce) in refused {
             accounts.rewind(account, nonce);
@@ -95,6 +100,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             sending,
             accepted,
             rejected,
+            retried,
             finality: &lock_finality(&finality),
         });
         clear_progress();

@@ -21,8 +21,10 @@ pub struct StepReport {
     pub applied_tps: f64,
     /// Transactions the nodes accepted.
     pub accepted: u64,
-    /// Refusals by reason (`transport`: no answer).
+    /// Refusals by reason (`transport`: no answer); a refusal retried later counts each time.
     pub rejected: BTreeMap<String, u64>,
+    /// Transactions sent again after `mempool_full` (when `retry_after_ms` said).
+    pub retried: u64,
     /// Bench transactions finalized during the load window.
     pub finalized_in_window: usize,
     /// Bench transactions finalized in all (the window and the drain after it).
@@ -81,6 +83,8 @@ pub struct StepMeasurements<'a> {
     pub accepted: u64,
     /// Refusals.
     pub rejected: BTreeMap<String, u64>,
+    /// Retries after `mempool_full`.
+    pub retried: u64,
     /// The finality tracker's data.
     pub finality: &'a Finality,
 }
@@ -120,6 +124,7 @@ pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
         applied_tps: step.sent as f64 / step.sending.as_secs_f64().max(seconds),
         accepted: step.accepted,
         rejected: step.rejected.clone(),
+        retried: step.retried,
         finalized_in_window,
         finalized: finality.finalized_ms.len(),
         throughput_tps: finalized_in_window as f64 / seconds,
