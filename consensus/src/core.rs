@@ -805,6 +805,24 @@ impl<S: BlockSource> Handler<S> {
         kind: crate::wire::CertificateKind,
         votes: &[(tandem_types::Vote, tandem_types::Signature)],
     ) -> Result<(), Rejection> {
+        // Malachite applies a liveness certificate's votes one by one, without checking their
+        // signatures again: every vote must be valid, not only enough of them. A bad one that
+        // slipped in would later be restored into this node's commit certificate.
+        let validators = self.executor.validators();
+        for (vote, signature) in votes {
+            if validators.power_of(&vote.validator).is_none() {
+                return Err(Rejection::InvalidCertificate(format!(
+                    "a vote by {}, not a validator",
+                    vote.validator
+                )));
+            }
+            if vote.verify(signature).is_err() {
+                return Err(Rejection::InvalidCertificate(format!(
+                    "the vote by {} does not verify",
+                    vote.validator
+                )));
+            }
+        }
         let threshold = match kind {
             crate::wire::CertificateKind::SkipRound => Threshold::Honest,
             _ => Threshold::Quorum,

@@ -29,4 +29,4 @@ pub use driver::{run_validator, ConsensusStatus, Decision, ValidatorIo};
 pub use penalty::{PeerPenalties, PeerRecord, BAN_MS, BAN_POINTS};
 pub use sync::{SyncMessage, SYNC_BLOCKS_MAX, SYNC_BYTES_MAX};
 pub use wal::{FileWal, WalEntry};
-pub use wire::WireMessage;
+pub use wire::{CertificateKind, WireMessage};

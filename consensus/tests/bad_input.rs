@@ -1,7 +1,9 @@
 //! Bad input from peers: garbage, wrong chain, far heights, bad signatures, the wrong proposer,
 //! invalid blocks and certificates are rejected with a reason, never a panic.
 
-use tandem_consensus::{ConsensusConfig, ConsensusCore, Rejection, SyncMessage, WireMessage};
+use tandem_consensus::{
+    CertificateKind, ConsensusConfig, ConsensusCore, Rejection, SyncMessage, WireMessage,
+};
 use tandem_executor::{Executor, SignatureCheck};
 use tandem_types::{
     CommitCertificate, CommitSignature, Hash, SecretKey, Signature, Vote, VoteKind,
@@ -154,6 +156,42 @@ fn garbage_and_wrong_messages_are_rejected_with_a_reason() {
 }
 
 /// The bytes a proposal's signature covers, rebuilt the way validators rebuild them.
+#[test]
+fn a_liveness_certificate_with_one_bad_vote_is_rejected_whole() {
+    let (_dir, keys, mut core, _helper) = setup();
+    let precommit = |key: &SecretKey| {
+        let vote = Vote {
+            chain_id: CHAIN_ID,
+            height: 1,
+            round: 0,
+            kind: VoteKind::Precommit,
+            block_hash: None,
+            validator: key.address(),
+        };
+        let signature = vote.sign(key);
+        (vote, signature)
+    };
+    let good: Vec<_> = keys[1..].iter().map(precommit).collect();
+    let mut bad = precommit(&keys[0]);
+    bad.1 .0[3] ^= 1;
+    let certificate = |votes: Vec<(Vote, Signature)>| {
+        WireMessage::Certificate {
+            kind: CertificateKind::PrecommitRound,
+            height: 1,
+            round: 0,
+            votes,
+        }
+        .to_bytes()
+    };
+    // Three of four valid precommits are a quorum; the fourth does not verify. Counting only
+    // the valid ones would accept it, and the bad vote would reach consensus.
+    let with_bad = certificate([good.clone(), vec![bad]].concat());
+    let result = core.on_message(2, fresh_peer(), &with_bad).expect("no fatal");
+    assert!(matches!(rejection(result), Rejection::InvalidCertificate(_)));
+    let clean = certificate(good);
+    assert!(core.on_message(2, fresh_peer(), &clean).expect("no fatal").is_ok());
+}
+
 fn proposal_signing_bytes(message: &WireMessage) -> Vec<u8> {
     let WireMessage::Proposal { height, round, pol_round, proposer, block, .. } = message else {
         unreachable!()

@@ -71,6 +71,10 @@ fn seeds_that_once_found_a_bug_stay_clean() {
     // And a validator that synced past the height its consensus sat at, then held the next
     // height for lack of transactions, decided the synced height again from late votes and
     // stopped (4339 with 4): votes for committed heights no longer reach consensus.
+    // A garbage sender's bit-flipped round certificate held one bad vote among enough good
+    // ones; consensus applied it, and building the commit certificate then failed (a panic
+    // inside the consensus library, 5042 with 7): every vote of a liveness certificate must
+    // now verify.
     let seeds = [
         (2830u64, 4usize),
         (4112, 4),
@@ -80,6 +84,7 @@ fn seeds_that_once_found_a_bug_stay_clean() {
         (879, 4),
         (70, 7),
         (4339, 4),
+        (5042, 7),
     ];
     for (seed, validators) in seeds {
         let config = SimConfig::new(seed, validators);
