@@ -75,11 +75,15 @@ pub struct StoreConfig {
     /// Transaction index entries gathered in memory before they are written as one sorted run.
     /// Larger runs mean fewer runs to search and more entries to rebuild at start.
     pub tx_index_run_txs: usize,
+    /// Bytes of the file redb keeps cached in memory. redb's own default is 1 GiB, which a
+    /// node's memory budget cannot afford; execution never reads the disk (the working state is
+    /// in memory), so the cache serves commits and RPC reads. Default 64 MiB.
+    pub cache_bytes: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
-        StoreConfig { tx_index_run_txs: 65_536 }
+        StoreConfig { tx_index_run_txs: 65_536, cache_bytes: 64 << 20 }
     }
 }
 
@@ -96,7 +100,7 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
 impl Store {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
-        let db = Database::create(path)?;
+        let db = redb::Builder::new().set_cache_size(config.cache_bytes).create(path)?;
         let tx = db.begin_write()?;
         // Create every table up front so that readers never meet a missing table.
         tx.open_table(META)?;

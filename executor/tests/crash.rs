@@ -24,7 +24,7 @@ fn test_chain() -> TestChain {
 
 /// Small index runs, so that kills also land around run writes.
 fn open(store: &Path, chain: &TestChain) -> Executor {
-    let config = StoreConfig { tx_index_run_txs: 400 };
+    let config = StoreConfig { tx_index_run_txs: 400, ..StoreConfig::default() };
     Executor::open_with(store, chain.genesis.clone(), &config).expect("open store")
 }
 

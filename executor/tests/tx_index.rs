@@ -10,8 +10,12 @@ use tandem_types::Hash;
 const RUN_TXS: usize = 100;
 
 fn open(path: &std::path::Path, chain: &TestChain) -> Executor {
-    Executor::open_with(path, chain.genesis.clone(), &StoreConfig { tx_index_run_txs: RUN_TXS })
-        .expect("open")
+    Executor::open_with(
+        path,
+        chain.genesis.clone(),
+        &StoreConfig { tx_index_run_txs: RUN_TXS, ..StoreConfig::default() },
+    )
+    .expect("open")
 }
 
 fn assert_all_found(executor: &Executor, blocks: &[tandem_types::Block]) {
