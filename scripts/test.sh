@@ -10,6 +10,21 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 
+# Node.js and npm bring anvil (the local L1) and the Solidity compiler.
+if ! command -v npm >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing nodejs and npm"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "test.sh: Node.js 20+ with npm is needed (apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+fi
+echo "== anvil and the contract"
+TANDEM_ANVIL=$(scripts/install-anvil.sh)
+export TANDEM_ANVIL
+contracts/build.sh --check
+
 jobs="${CARGO_BUILD_JOBS:-2}"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,201 @@
+//! Attestations: each validator signs a batch header with its secp256k1 (L1) key, as the
+//! contract's EIP-712 scheme defines, and the poster gathers enough of them.
+//!
+//! ```text
+//! domain      EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
+//!             name "TandemRollup", version "1", the L1 chain id, the contract's address
+//! type        BatchHeader(uint64 index,uint64 firstHeight,uint64 lastHeight,bytes32 prevStateRoot,
+//!                         bytes32 stateRoot,bytes32 lastBlockHash,bytes32 dataHash)
+//! digest      keccak256(0x19 0x01 ‖ domainSeparator ‖ keccak256(abi.encode(typeHash, fields…)))
+//! signature   r ‖ s ‖ v, v = 27 or 28, s in the lower half of the curve order
+//! ```
+
+use alloy::primitives::{Address as EthAddress, B256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::signers::SignerSync;
+use alloy::sol_types::SolValue;
+use tandem_types::L1Address;
+
+use crate::batch::{keccak256, BatchHeader};
+use crate::error::L1Error;
+
+/// The type string of a batch header.
+const BATCH_HEADER_TYPE: &str = "BatchHeader(uint64 index,uint64 firstHeight,uint64 lastHeight,\
+bytes32 prevStateRoot,bytes32 stateRoot,bytes32 lastBlockHash,bytes32 dataHash)";
+
+/// Where signatures are valid: the L1 chain and the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Domain {
+    /// The L1 chain id.
+    pub chain_id: u64,
+    /// The rollup contract.
+    pub contract: L1Address,
+}
+
+impl Domain {
+    fn separator(&self) -> B256 {
+        alloy::sol_types::eip712_domain! {
+            name: "TandemRollup",
+            version: "1",
+            chain_id: self.chain_id,
+            verifying_contract: EthAddress::from(self.contract.0),
+        }
+        .separator()
+    }
+}
+
+/// The EIP-712 digest a validator signs for `header`.
+pub fn batch_digest(domain: &Domain, header: &BatchHeader) -> [u8; 32] {
+    let type_hash = B256::from(keccak256(BATCH_HEADER_TYPE.as_bytes()));
+    let fields = (
+        type_hash,
+        header.index,
+        header.first_height,
+        header.last_height,
+        B256::from(header.prev_state_root.0),
+        B256::from(header.state_root.0),
+        B256::from(header.last_block_hash.0),
+        B256::from(header.data_hash),
+    );
+    let struct_hash = keccak256(&fields.abi_encode());
+    let mut message = Vec::with_capacity(66);
+    message.extend_from_slice(&[0x19, 0x01]);
+    message.extend_from_slice(domain.separator().as_slice());
+    message.extend_from_slice(&struct_hash);
+    keccak256(&message)
+}
+
+/// A validator's secp256k1 key for L1: attestations and gas.
+#[derive(Clone, Debug)]
+pub struct L1Signer(pub(crate) PrivateKeySigner);
+
+impl L1Signer {
+    /// The key with this 32-byte secret.
+    pub fn from_secret(secret: &[u8; 32]) -> Result<L1Signer, L1Error> {
+        PrivateKeySigner::from_bytes(&B256::from(*secret))
+            .map(L1Signer)
+            .map_err(|error| L1Error::Invalid(format!("L1 key: {error}")))
+    }
+
+    /// Its Ethereum address.
+    pub fn address(&self) -> L1Address {
+        L1Address(self.0.address().0 .0)
+    }
+}
+
+/// One validator's signature of one batch header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attestation {
+    /// The batch.
+    pub batch_index: u64,
+    /// The signer's L1 address.
+    pub signer: L1Address,
+    /// `r ‖ s ‖ v`.
+    pub signature: [u8; 65],
+}
+
+/// Signs `header` for `domain`.
+pub fn attest(
+    key: &L1Signer,
+    domain: &Domain,
+    header: &BatchHeader,
+) -> Result<Attestation, L1Error> {
+    let digest = B256::from(batch_digest(domain, header));
+    let signature = key
+        .0
+        .sign_hash_sync(&digest)
+        .map_err(|error| L1Error::Invalid(format!("signing: {error}")))?;
+    Ok(Attestation {
+        batch_index: header.index,
+        signer: key.address(),
+        signature: signature.as_bytes(),
+    })
+}
+
+/// The address that signed `digest` with `signature`, if it recovers to one.
+pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Option<L1Address> {
+    let signature = alloy::primitives::Signature::from_raw(signature).ok()?;
+    let address = signature.recover_address_from_prehash(&B256::from(*digest)).ok()?;
+    Some(L1Address(address.0 .0))
+}
+
+/// The signatures to submit with `header`: from distinct sequencers (`weights` gives each
+/// one's weight), verified against the digest, in ascending signer order as the contract
+/// wants, once they hold at least `quorum_weight`. `None` while they do not.
+pub fn quorum_signatures(
+    domain: &Domain,
+    header: &BatchHeader,
+    attestations: &[Attestation],
+    weights: &dyn Fn(&L1Address) -> Option<u64>,
+    quorum_weight: u128,
+) -> Option<Vec<[u8; 65]>> {
+    let digest = batch_digest(domain, header);
+    let mut valid: std::collections::BTreeMap<L1Address, [u8; 65]> = Default::default();
+    for attestation in attestations {
+        if attestation.batch_index != header.index {
+            continue;
+        }
+        if recover_signer(&digest, &attestation.signature) != Some(attestation.signer) {
+            continue;
+        }
+        if weights(&attestation.signer).is_some() {
+            valid.insert(attestation.signer, attestation.signature);
+        }
+    }
+    let signed: u128 = valid.keys().filter_map(weights).map(u128::from).sum();
+    (signed >= quorum_weight).then(|| valid.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> BatchHeader {
+        BatchHeader {
+            index: 2,
+            first_height: 201,
+            last_height: 300,
+            prev_state_root: tandem_types::Hash([1; 32]),
+            state_root: tandem_types::Hash([2; 32]),
+            last_block_hash: tandem_types::Hash([3; 32]),
+            data_hash: [4; 32],
+        }
+    }
+
+    #[test]
+    fn a_signature_recovers_its_signer_and_only_for_its_header() {
+        let key = L1Signer::from_secret(&[7; 32]).expect("key");
+        let domain = Domain { chain_id: 31_337, contract: L1Address([9; 20]) };
+        let attestation = attest(&key, &domain, &header()).expect("signs");
+        let digest = batch_digest(&domain, &header());
+        assert_eq!(recover_signer(&digest, &attestation.signature), Some(key.address()));
+        assert!(matches!(attestation.signature[64], 27 | 28));
+        let mut other = header();
+        other.state_root.0[0] ^= 1;
+        let other_digest = batch_digest(&domain, &other);
+        assert_ne!(recover_signer(&other_digest, &attestation.signature), Some(key.address()));
+        let elsewhere = Domain { chain_id: 1, ..domain };
+        assert_ne!(batch_digest(&elsewhere, &header()), digest);
+    }
+
+    #[test]
+    fn quorum_needs_enough_distinct_weight_and_sorts_signers() {
+        let keys: Vec<L1Signer> =
+            (1..=4u8).map(|i| L1Signer::from_secret(&[i; 32]).expect("key")).collect();
+        let domain = Domain { chain_id: 5, contract: L1Address([1; 20]) };
+        let sequencers: Vec<L1Address> = keys.iter().map(L1Signer::address).collect();
+        let weights = |address: &L1Address| sequencers.contains(address).then_some(1);
+        let signed: Vec<Attestation> =
+            keys.iter().map(|key| attest(key, &domain, &header()).expect("signs")).collect();
+        let two = [signed[0], signed[1], signed[1]];
+        assert_eq!(quorum_signatures(&domain, &header(), &two, &weights, 3), None);
+        let three = quorum_signatures(&domain, &header(), &signed[..3], &weights, 3).expect("3");
+        let digest = batch_digest(&domain, &header());
+        let signers: Vec<L1Address> =
+            three.iter().map(|s| recover_signer(&digest, s).expect("recovers")).collect();
+        assert!(signers.windows(2).all(|pair| pair[0] < pair[1]), "ascending");
+        let outsider = attest(&L1Signer::from_secret(&[99; 32]).expect("key"), &domain, &header());
+        let with_outsider = [signed[0], signed[1], outsider.expect("signs")];
+        assert_eq!(quorum_signatures(&domain, &header(), &with_outsider, &weights, 3), None);
+    }
+}

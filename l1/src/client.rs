@@ -1,0 +1,154 @@
+//! A client of one deployed rollup contract over Ethereum JSON-RPC (alloy), sending from one
+//! L1 key.
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address as EthAddress, Bytes, B256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use tandem_types::{Hash, L1Address};
+
+use crate::attestation::{Domain, L1Signer};
+use crate::batch::Batch;
+use crate::contract::TandemRollup;
+use crate::error::L1Error;
+
+/// How long a sent transaction may take to be mined before the client gives up waiting.
+const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A sequencer as the contract knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sequencer {
+    /// Its L1 address (the validator's secp256k1 key).
+    pub address: L1Address,
+    /// Its weight (the validator's voting power).
+    pub weight: u64,
+}
+
+/// A connection to the rollup contract.
+#[derive(Clone, Debug)]
+pub struct RollupClient {
+    provider: DynProvider,
+    contract: EthAddress,
+}
+
+fn rpc(error: impl std::fmt::Display) -> L1Error {
+    L1Error::Rpc(error.to_string())
+}
+
+/// The contract's custom error if it refused, else the transport's error.
+fn refusal(error: alloy::contract::Error) -> L1Error {
+    match error.as_decoded_interface_error::<TandemRollup::TandemRollupErrors>() {
+        Some(reason) => L1Error::Refused(Box::new(reason)),
+        None => rpc(error),
+    }
+}
+
+fn provider(url: &str, key: &L1Signer) -> Result<DynProvider, L1Error> {
+    let url =
+        url.parse().map_err(|error| L1Error::Invalid(format!("L1 RPC URL {url}: {error}")))?;
+    let wallet = EthereumWallet::from(key.0.clone());
+    // Nonces are read from the node for every transaction: a cached nonce would be consumed
+    // by a call the contract refuses at estimation, leaving a gap no later transaction fills.
+    Ok(ProviderBuilder::default()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(wallet)
+        .connect_http(url)
+        .erased())
+}
+
+impl RollupClient {
+    /// Deploys a new contract for `sequencers` (in rotation order) and the genesis state root,
+    /// paid by `key`.
+    pub async fn deploy(
+        url: &str,
+        key: &L1Signer,
+        sequencers: &[Sequencer],
+        genesis_state_root: Hash,
+    ) -> Result<RollupClient, L1Error> {
+        let provider = provider(url, key)?;
+        let addresses: Vec<EthAddress> =
+            sequencers.iter().map(|s| EthAddress::from(s.address.0)).collect();
+        let weights: Vec<u64> = sequencers.iter().map(|s| s.weight).collect();
+        let root = B256::from(genesis_state_root.0);
+        let contract = TandemRollup::deploy(provider.clone(), addresses, weights, root)
+            .await
+            .map_err(refusal)?;
+        Ok(RollupClient { contract: *contract.address(), provider })
+    }
+
+    /// Connects to the contract at `contract`; fails if no code is there.
+    pub async fn connect(
+        url: &str,
+        key: &L1Signer,
+        contract: L1Address,
+    ) -> Result<RollupClient, L1Error> {
+        let provider = provider(url, key)?;
+        let address = EthAddress::from(contract.0);
+        let code = provider.get_code_at(address).await.map_err(rpc)?;
+        if code.is_empty() {
+            return Err(L1Error::NoContract(address.to_string()));
+        }
+        Ok(RollupClient { provider, contract: address })
+    }
+
+    fn instance(&self) -> TandemRollup::TandemRollupInstance<DynProvider> {
+        TandemRollup::new(self.contract, self.provider.clone())
+    }
+
+    /// The contract's address.
+    pub fn address(&self) -> L1Address {
+        L1Address(self.contract.0 .0)
+    }
+
+    /// The signing domain of this contract on this chain.
+    pub async fn domain(&self) -> Result<Domain, L1Error> {
+        let chain_id = self.provider.get_chain_id().await.map_err(rpc)?;
+        Ok(Domain { chain_id, contract: self.address() })
+    }
+
+    /// The index the next batch must have.
+    pub async fn next_batch_index(&self) -> Result<u64, L1Error> {
+        self.instance().nextBatchIndex().call().await.map_err(refusal)
+    }
+
+    /// The state root of the last committed batch (the genesis root before any).
+    pub async fn last_state_root(&self) -> Result<Hash, L1Error> {
+        let root = self.instance().lastStateRoot().call().await.map_err(refusal)?;
+        Ok(Hash(root.0))
+    }
+
+    /// The weight a batch's signers must hold together.
+    pub async fn quorum_weight(&self) -> Result<u128, L1Error> {
+        let weight = self.instance().quorumWeight().call().await.map_err(refusal)?;
+        u128::try_from(weight).map_err(|_| L1Error::Invalid("quorum weight above u128".into()))
+    }
+
+    /// The contract's own EIP-712 digest of `header` (to check a client's encoding).
+    pub async fn batch_digest(&self, batch: &Batch) -> Result<[u8; 32], L1Error> {
+        let header = TandemRollup::BatchHeader::from(&batch.header);
+        let digest = self.instance().batchDigest(header).call().await.map_err(refusal)?;
+        Ok(digest.0)
+    }
+
+    /// Submits `batch` with `signatures` (ascending signers) and waits for its receipt;
+    /// returns the L1 transaction hash and gas used.
+    pub async fn submit_batch(
+        &self,
+        batch: &Batch,
+        signatures: &[[u8; 65]],
+    ) -> Result<([u8; 32], u64), L1Error> {
+        let header = TandemRollup::BatchHeader::from(&batch.header);
+        let signatures: Vec<Bytes> = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
+        let contract = self.instance();
+        let call = contract.submitBatch(header, Bytes::from(batch.data.clone()), signatures);
+        let pending = call.send().await.map_err(refusal)?;
+        let receipt =
+            pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await.map_err(rpc)?;
+        if !receipt.status() {
+            let hash = receipt.transaction_hash;
+            return Err(L1Error::Rpc(format!("the batch transaction {hash} reverted")));
+        }
+        Ok((receipt.transaction_hash.0, receipt.gas_used))
+    }
+}
