@@ -57,6 +57,20 @@ fn provider(url: &str, key: &L1Signer) -> Result<DynProvider, L1Error> {
         .erased())
 }
 
+/// Sets the balance of `address` on a development chain (anvil's `anvil_setBalance`), so that
+/// validators' L1 keys can pay for gas. Refused by any real chain.
+pub async fn set_balance_dev(url: &str, address: L1Address, wei: u128) -> Result<(), L1Error> {
+    let url =
+        url.parse().map_err(|error| L1Error::Invalid(format!("L1 RPC URL {url}: {error}")))?;
+    let provider: alloy::providers::RootProvider = ProviderBuilder::default().connect_http(url);
+    let params = (EthAddress::from(address.0), alloy::primitives::U256::from(wei));
+    provider
+        .raw_request::<_, serde_json::Value>("anvil_setBalance".into(), params)
+        .await
+        .map(|_| ())
+        .map_err(rpc)
+}
+
 impl RollupClient {
     /// Deploys a new contract for `sequencers` (in rotation order) and the genesis state root,
     /// paid by `key`.

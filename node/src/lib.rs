@@ -13,12 +13,14 @@
 //! - [`client`]: the CLI's client commands, and proof verification against a genesis.
 //! - [`bench`]: `tandem bench`, the load generator.
 //! - [`config`], [`keys`], [`testnet`]: files an operator writes or generates.
+//! - [`deploy`]: `tandem deploy-contract`, the rollup contract for a genesis.
 
 pub mod api;
 pub mod bench;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod deploy;
 pub mod keys;
 pub mod metrics;
 pub mod pool;

@@ -113,6 +113,24 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Deploys the rollup contract for a genesis on an L1; prints `contract=0x…`.
+    DeployContract {
+        /// The L1's JSON-RPC URL.
+        #[arg(long)]
+        l1_rpc: String,
+        /// The genesis whose validators and state root the contract holds.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The paying L1 key file (as written by `tandem keygen`, l1_key.json).
+        #[arg(long, required_unless_present = "dev_key", conflicts_with = "dev_key")]
+        key: Option<PathBuf>,
+        /// Pay with anvil's first default account (development chains only).
+        #[arg(long)]
+        dev_key: bool,
+        /// Give each validator's L1 key this many ETH (anvil only).
+        #[arg(long)]
+        fund_validators: Option<u64>,
+    },
     /// Prints a node's height, round, peers, sync state and mempool.
     Status {
         /// The node's JSON-RPC URL.
@@ -231,6 +249,18 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             client_runtime()?.block_on(client::account(&rpc, address, height, genesis.as_ref()))
         }
         Command::Status { rpc, json } => client_runtime()?.block_on(client::status(&rpc, json)),
+        Command::DeployContract { l1_rpc, genesis, key, dev_key, fund_validators } => {
+            let secret = match (key, dev_key) {
+                (Some(path), _) => keys::read_l1_key(&path)?.secret_bytes(),
+                _ => tandem_node::deploy::ANVIL_FIRST_SECRET,
+            };
+            let signer = tandem_l1::L1Signer::from_secret(&secret)?;
+            let deploying =
+                tandem_node::deploy::deploy(&l1_rpc, &signer, &genesis, fund_validators);
+            let contract = client_runtime()?.block_on(deploying)?;
+            println!("contract={contract:?}");
+            Ok(())
+        }
         Command::Bench { rpc, rate, sweep, duration, accounts, fee, json } => {
             let args = bench::BenchArgs {
                 rpcs: rpc,
