@@ -113,6 +113,20 @@ impl From<&BatchHeader> for crate::contract::TandemRollup::BatchHeader {
     }
 }
 
+impl From<&crate::contract::TandemRollup::BatchHeader> for BatchHeader {
+    fn from(header: &crate::contract::TandemRollup::BatchHeader) -> Self {
+        BatchHeader {
+            index: header.index,
+            first_height: header.firstHeight,
+            last_height: header.lastHeight,
+            prev_state_root: Hash(header.prevStateRoot.0),
+            state_root: Hash(header.stateRoot.0),
+            last_block_hash: Hash(header.lastBlockHash.0),
+            data_hash: header.dataHash.0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

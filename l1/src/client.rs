@@ -7,7 +7,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use tandem_types::{Hash, L1Address};
 
 use crate::attestation::{Domain, L1Signer};
-use crate::batch::Batch;
+use crate::batch::{Batch, BatchHeader};
 use crate::contract::TandemRollup;
 use crate::error::L1Error;
 
@@ -21,6 +21,21 @@ pub struct Sequencer {
     pub address: L1Address,
     /// Its weight (the validator's voting power).
     pub weight: u64,
+}
+
+/// A batch as it was posted on L1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedBatch {
+    /// The header from the calldata.
+    pub header: BatchHeader,
+    /// The batch data from the calldata.
+    pub data: Vec<u8>,
+    /// The signatures from the calldata.
+    pub signatures: Vec<Vec<u8>>,
+    /// The L1 transaction that posted it.
+    pub l1_tx_hash: [u8; 32],
+    /// The L1 block that holds it.
+    pub l1_block: u64,
 }
 
 /// A connection to the rollup contract.
@@ -106,6 +121,22 @@ impl RollupClient {
         Ok(RollupClient { provider, contract: address })
     }
 
+    /// Connects without a key, for reading only (auditing); fails if no code is there.
+    pub async fn connect_read_only(
+        url: &str,
+        contract: L1Address,
+    ) -> Result<RollupClient, L1Error> {
+        let parsed =
+            url.parse().map_err(|error| L1Error::Invalid(format!("L1 RPC URL {url}: {error}")))?;
+        let provider = ProviderBuilder::default().connect_http(parsed).erased();
+        let address = EthAddress::from(contract.0);
+        let code = provider.get_code_at(address).await.map_err(rpc)?;
+        if code.is_empty() {
+            return Err(L1Error::NoContract(address.to_string()));
+        }
+        Ok(RollupClient { provider, contract: address })
+    }
+
     fn instance(&self) -> TandemRollup::TandemRollupInstance<DynProvider> {
         TandemRollup::new(self.contract, self.provider.clone())
     }
@@ -143,6 +174,42 @@ impl RollupClient {
         let header = TandemRollup::BatchHeader::from(&batch.header);
         let digest = self.instance().batchDigest(header).call().await.map_err(refusal)?;
         Ok(digest.0)
+    }
+
+    /// Every committed batch, in index order, as posted: header, data and signatures, read from
+    /// the `BatchCommitted` events and the calldata of the transactions that emitted them.
+    pub async fn committed_batches(&self) -> Result<Vec<PostedBatch>, L1Error> {
+        use alloy::consensus::Transaction as _;
+        use alloy::sol_types::SolCall;
+        let events =
+            self.instance().BatchCommitted_filter().from_block(0).query().await.map_err(refusal)?;
+        let mut batches = Vec::with_capacity(events.len());
+        for (event, log) in events {
+            let tx_hash = log.transaction_hash.ok_or_else(|| {
+                L1Error::Rpc("a BatchCommitted log without its transaction".into())
+            })?;
+            let tx = self
+                .provider
+                .get_transaction_by_hash(tx_hash)
+                .await
+                .map_err(rpc)?
+                .ok_or_else(|| L1Error::Rpc(format!("transaction {tx_hash} not found")))?;
+            let call = TandemRollup::submitBatchCall::abi_decode(tx.input()).map_err(|error| {
+                L1Error::Invalid(format!(
+                    "batch {}: calldata is not submitBatch: {error}",
+                    event.index
+                ))
+            })?;
+            batches.push(PostedBatch {
+                header: BatchHeader::from(&call.header),
+                data: call.data.to_vec(),
+                signatures: call.signatures.iter().map(|s| s.to_vec()).collect(),
+                l1_tx_hash: tx_hash.0,
+                l1_block: log.block_number.unwrap_or_default(),
+            });
+        }
+        batches.sort_by_key(|batch| batch.header.index);
+        Ok(batches)
     }
 
     /// Submits `batch` with `signatures` (ascending signers) and waits for its receipt;

@@ -24,6 +24,6 @@ pub use batch::{
     batch_heights, batch_of_height, decode_batch_data, encode_batch_data, keccak256, Batch,
     BatchHeader,
 };
-pub use client::{set_balance_dev, RollupClient, Sequencer};
+pub use client::{set_balance_dev, PostedBatch, RollupClient, Sequencer};
 pub use contract::TandemRollup;
 pub use error::{BatchError, L1Error};

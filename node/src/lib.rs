@@ -14,8 +14,10 @@
 //! - [`bench`]: `tandem bench`, the load generator.
 //! - [`config`], [`keys`], [`testnet`]: files an operator writes or generates.
 //! - [`deploy`]: `tandem deploy-contract`, the rollup contract for a genesis.
+//! - [`audit`]: `tandem audit`, every posted batch checked from L1 and the genesis alone.
 
 pub mod api;
+pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod clock;

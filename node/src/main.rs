@@ -131,6 +131,19 @@ enum Command {
         #[arg(long)]
         fund_validators: Option<u64>,
     },
+    /// Checks every batch committed on L1 from the L1 and the genesis alone: certificates,
+    /// signers, and re-execution to each posted root. Exits non-zero at the first failure.
+    Audit {
+        /// The L1's JSON-RPC URL.
+        #[arg(long)]
+        l1_rpc: String,
+        /// The rollup contract's address.
+        #[arg(long)]
+        contract: tandem_types::L1Address,
+        /// The genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
     /// Prints a node's height, round, peers, sync state and mempool.
     Status {
         /// The node's JSON-RPC URL.
@@ -259,6 +272,22 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 tandem_node::deploy::deploy(&l1_rpc, &signer, &genesis, fund_validators);
             let contract = client_runtime()?.block_on(deploying)?;
             println!("contract={contract:?}");
+            Ok(())
+        }
+        Command::Audit { l1_rpc, contract, genesis } => {
+            let genesis = read_genesis(&genesis)?;
+            let verdicts = client_runtime()?
+                .block_on(tandem_node::audit::audit(&l1_rpc, contract, &genesis))?;
+            for verdict in &verdicts {
+                match &verdict.result {
+                    Ok(summary) => println!("batch {} {summary}", verdict.index),
+                    Err(reason) => println!("batch {} FAILED: {reason}", verdict.index),
+                }
+            }
+            if verdicts.iter().any(|verdict| verdict.result.is_err()) {
+                std::process::exit(1);
+            }
+            println!("audit: {} batches verified", verdicts.len());
             Ok(())
         }
         Command::Bench { rpc, rate, sweep, duration, accounts, fee, json } => {
