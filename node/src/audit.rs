@@ -68,7 +68,7 @@ fn check_batch(
         return Err("the data does not hash to the posted data hash".into());
     }
     check_signers(genesis, domain, batch)?;
-    let head = executor.head().clone();
+    let head = *executor.head();
     if header.prev_state_root != head.state.state_root {
         return Err(format!(
             "previous root {} but the chain's root after height {} is {}",
