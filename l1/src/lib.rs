@@ -11,12 +11,14 @@
 //! `i·batch_blocks + 1 ..= (i + 1)·batch_blocks` ([`batch_heights`]), so every honest validator
 //! signs the same header.
 
+mod anvil;
 mod attestation;
 mod batch;
 mod client;
 mod contract;
 mod error;
 
+pub use anvil::{anvil_binary, anvil_funded_key, Anvil, ANVIL_FIRST_SECRET};
 pub use attestation::{
     attest, batch_digest, quorum_signatures, recover_signer, Attestation, Domain, L1Signer,
 };

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{funded_key, Anvil};
+use common::{funded_key, start_anvil, Anvil};
 use tandem_l1::TandemRollup::TandemRollupErrors;
 use tandem_l1::{
     attest, batch_digest, keccak256, quorum_signatures, Attestation, Batch, BatchHeader, L1Error,
@@ -55,7 +55,7 @@ fn refusal(result: Result<([u8; 32], u64), L1Error>) -> TandemRollupErrors {
 
 #[tokio::test]
 async fn a_quorum_batch_is_accepted_and_every_bad_one_refused() {
-    let anvil = Anvil::start();
+    let anvil = start_anvil();
     let keys = committee(4);
     let client = deploy(&keys, &anvil).await;
     let domain = client.domain().await.expect("domain");
@@ -118,7 +118,7 @@ async fn a_quorum_batch_is_accepted_and_every_bad_one_refused() {
 
 #[tokio::test]
 async fn connecting_to_an_address_without_code_fails_clearly() {
-    let anvil = Anvil::start();
+    let anvil = start_anvil();
     let nowhere = L1Address([0x42; 20]);
     let error =
         RollupClient::connect(&anvil.url, &funded_key(), nowhere).await.expect_err("no code");
@@ -133,7 +133,7 @@ async fn connecting_to_an_address_without_code_fails_clearly() {
 async fn gas_per_batch() {
     let mut later_batch_gas = Vec::new();
     for size in [4u8, 10] {
-        let anvil = Anvil::start();
+        let anvil = start_anvil();
         let keys = committee(size);
         let client = deploy(&keys, &anvil).await;
         let domain = client.domain().await.expect("domain");

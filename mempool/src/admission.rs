@@ -43,11 +43,15 @@ impl Mempool {
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
         let result = self.try_admit(now_ms, tx, origin, accounts);
-        match &result {
+        self.count(&result);
+        result
+    }
+
+    fn count(&mut self, result: &Result<Admitted, Rejection>) {
+        match result {
             Ok(_) => self.metrics.admitted += 1,
             Err(rejection) => self.metrics.count_rejection(rejection),
         }
-        result
     }
 
     /// Decodes `bytes` strictly as a signed transaction (after checking their length), then
@@ -98,10 +102,7 @@ impl Mempool {
         let result = self
             .check_unsigned(&tx, accounts)
             .map(|(hash, plan, dropped)| self.apply(now_ms, tx, hash, origin, plan, dropped));
-        match &result {
-            Ok(_) => self.metrics.admitted += 1,
-            Err(rejection) => self.metrics.count_rejection(rejection),
-        }
+        self.count(&result);
         result
     }
 

@@ -12,11 +12,7 @@ use tandem_executor::Executor;
 use tandem_l1::{set_balance_dev, L1Signer, RollupClient, Sequencer};
 use tandem_types::{Genesis, Hash};
 
-/// The secret of anvil's first default account (public knowledge; development chains only).
-pub const ANVIL_FIRST_SECRET: [u8; 32] = [
-    0xac, 0x09, 0x74, 0xbe, 0xc3, 0x9a, 0x17, 0xe3, 0x6b, 0xa4, 0xa6, 0xb4, 0xd2, 0x38, 0xff, 0x94,
-    0x4b, 0xac, 0xb4, 0x78, 0xcb, 0xed, 0x5e, 0xfc, 0xae, 0x78, 0x4d, 0x7b, 0xf4, 0xf2, 0xff, 0x80,
-];
+pub use tandem_l1::ANVIL_FIRST_SECRET;
 
 /// The state root of `genesis`, computed by a throwaway store.
 pub fn genesis_state_root(genesis: &Genesis) -> anyhow::Result<Hash> {

@@ -17,7 +17,7 @@ use tandem_consensus::ConsensusStatus;
 use tandem_executor::{ExecutorError, Head, Store, StoreError};
 use tandem_mempool::Rejection;
 use tandem_network::Transport;
-use tandem_types::{Address, Block, Genesis, Hash};
+use tandem_types::{Address, Block, CommitCertificate, Genesis, Hash};
 use tokio::sync::{broadcast, watch};
 
 use crate::api::{
@@ -224,12 +224,7 @@ fn proof(params: &Params, ctx: &RpcContext) -> Result<ProofAt, ErrorObjectOwned>
     let (header, certificate) = if height == 0 {
         (None, None)
     } else {
-        let block = stored_block(&ctx.store, height)?;
-        let certificate = ctx
-            .store
-            .certificate(height)
-            .map_err(internal)?
-            .ok_or_else(|| internal(StoreError::MissingHeight(height)))?;
+        let (block, certificate) = stored_block(&ctx.store, height)?;
         (Some(block.header), Some(certificate))
     };
     Ok(ProofAt {
@@ -242,11 +237,15 @@ fn proof(params: &Params, ctx: &RpcContext) -> Result<ProofAt, ErrorObjectOwned>
     })
 }
 
-fn stored_block(store: &Store, height: u64) -> Result<Block, ErrorObjectOwned> {
-    store
-        .block(height)
-        .map_err(internal)?
-        .ok_or_else(|| internal(ExecutorError::Store(StoreError::MissingHeight(height))))
+/// A committed block with its certificate; both must be there for a committed height.
+fn stored_block(
+    store: &Store,
+    height: u64,
+) -> Result<(Block, CommitCertificate), ErrorObjectOwned> {
+    let missing = || internal(ExecutorError::Store(StoreError::MissingHeight(height)));
+    let block = store.block(height).map_err(internal)?.ok_or_else(missing)?;
+    let certificate = store.certificate(height).map_err(internal)?.ok_or_else(missing)?;
+    Ok((block, certificate))
 }
 
 fn block(params: &Params, ctx: &RpcContext) -> Result<BlockSummary, ErrorObjectOwned> {
@@ -259,12 +258,7 @@ fn block(params: &Params, ctx: &RpcContext) -> Result<BlockSummary, ErrorObjectO
             "height 0 is the genesis, not a block (blocks start at 1)",
         ));
     }
-    let block = stored_block(&ctx.store, height)?;
-    let certificate = ctx
-        .store
-        .certificate(height)
-        .map_err(internal)?
-        .ok_or_else(|| internal(StoreError::MissingHeight(height)))?;
+    let (block, certificate) = stored_block(&ctx.store, height)?;
     Ok(BlockSummary {
         hash: block.hash(),
         tx_hashes: block.txs.iter().map(|tx| tx.hash()).collect(),

@@ -3,13 +3,10 @@
 //! forged, and one whose data carries a block with a certificate below the quorum, are each
 //! named with the reason, although the contract accepted them (it cannot re-execute).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use tandem_executor::{Executor, SignatureCheck};
-use tandem_l1::{attest, Batch, L1Signer, RollupClient, Sequencer};
+use tandem_l1::{anvil_funded_key, attest, Anvil, Batch, L1Signer, RollupClient, Sequencer};
 use tandem_types::{
     sha256, Action, Block, ChainParams, CommitCertificate, CommitSignature, Genesis,
     GenesisAccount, GenesisValidator, Hash, SecretKey, Transaction,
@@ -17,40 +14,6 @@ use tandem_types::{
 
 const CHAIN_ID: u64 = 77;
 const BATCH_BLOCKS: u64 = 3;
-const ANVIL_FIRST_SECRET: [u8; 32] = tandem_node::deploy::ANVIL_FIRST_SECRET;
-
-struct Anvil(Child, String);
-
-impl Anvil {
-    fn start() -> Anvil {
-        let binary = std::env::var("TANDEM_ANVIL").map(PathBuf::from).unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-        });
-        assert!(binary.exists(), "no anvil at {}: run scripts/install-anvil.sh", binary.display());
-        let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("a").port();
-        let child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("anvil starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "anvil did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Anvil(child, format!("http://127.0.0.1:{port}"))
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Committee {
     keys: Vec<SecretKey>,
@@ -145,8 +108,7 @@ async fn deploy(committee: &Committee, anvil: &Anvil) -> RollupClient {
     let root = tandem_node::deploy::genesis_state_root(&committee.genesis).expect("root");
     let sequencers: Vec<Sequencer> =
         committee.l1_keys.iter().map(|k| Sequencer { address: k.address(), weight: 1 }).collect();
-    let payer = L1Signer::from_secret(&ANVIL_FIRST_SECRET).expect("key");
-    RollupClient::deploy(&anvil.1, &payer, &sequencers, root).await.expect("deploy")
+    RollupClient::deploy(&anvil.url, &anvil_funded_key(), &sequencers, root).await.expect("deploy")
 }
 
 /// Posts `batch` signed by the whole committee (the contract checks only the signatures).
@@ -167,7 +129,7 @@ async fn audit(
     anvil: &Anvil,
     client: &RollupClient,
 ) -> Vec<tandem_node::audit::BatchVerdict> {
-    tandem_node::audit::audit(&anvil.1, client.address(), &committee.genesis)
+    tandem_node::audit::audit(&anvil.url, client.address(), &committee.genesis)
         .await
         .expect("audit runs")
 }
@@ -179,7 +141,7 @@ async fn honest_batches_pass_and_forged_ones_are_named() {
     let genesis_root = tandem_node::deploy::genesis_state_root(&committee.genesis).expect("root");
 
     // Honest: both batches verify.
-    let anvil = Anvil::start();
+    let anvil = Anvil::start().expect("anvil");
     let client = deploy(&committee, &anvil).await;
     let first = Batch::build(0, BATCH_BLOCKS, genesis_root, &blocks[..3]).expect("batch 0");
     let second =
@@ -191,7 +153,7 @@ async fn honest_batches_pass_and_forged_ones_are_named() {
     assert!(verdicts.iter().all(|v| v.result.is_ok()), "{verdicts:?}");
 
     // A forged root in batch 1: batch 0 passes, batch 1 is named.
-    let anvil = Anvil::start();
+    let anvil = Anvil::start().expect("anvil");
     let client = deploy(&committee, &anvil).await;
     post(&committee, &client, &first).await;
     let mut forged = second.clone();
@@ -203,7 +165,7 @@ async fn honest_batches_pass_and_forged_ones_are_named() {
     assert!(reason.contains("re-execution gives"), "{reason}");
 
     // A block certified by only two of four validators, in batch 0.
-    let anvil = Anvil::start();
+    let anvil = Anvil::start().expect("anvil");
     let client = deploy(&committee, &anvil).await;
     let mut weak = blocks[..3].to_vec();
     weak[1].1 = certify(&weak[1].0, &committee.keys[..2]);
@@ -216,7 +178,7 @@ async fn honest_batches_pass_and_forged_ones_are_named() {
 
     // The CLI exits non-zero and names the batch.
     let output = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(["audit", "--l1-rpc", &anvil.1])
+        .args(["audit", "--l1-rpc", &anvil.url])
         .arg("--contract")
         .arg(format!("{:?}", client.address()))
         .arg("--genesis")
