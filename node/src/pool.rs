@@ -6,6 +6,11 @@
 //! updates right after each commit; the pool then hears of the block through
 //! [`PoolSource::on_committed`]. Between the two, admission meets accounts newer than the
 //! pool's queues, which the pool handles by rechecking that sender first.
+//!
+//! Signatures are verified outside the pool's lock (every other check first, under the lock;
+//! then the signature; then admission again under the lock), so RPC threads verify in
+//! parallel. Every pooled transaction's signature is verified, so consensus does not verify
+//! it again when it executes a block ([`PoolSource`]'s `is_verified`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
