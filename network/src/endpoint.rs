@@ -281,7 +281,7 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection) {
     let mut tasks = JoinSet::new();
     let mut queues = Vec::new();
     for channel in Channel::ALL {
-        let (sender, receiver) = mpsc::channel(shared.config.queue_capacity);
+        let (sender, receiver) = mpsc::channel(shared.config.queue_capacity[channel as usize]);
         queues.push(sender);
         tasks.spawn(write_channel(shared.clone(), connection.clone(), channel, receiver));
     }

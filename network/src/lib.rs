@@ -81,8 +81,11 @@ pub struct NetworkConfig {
     pub peers: Vec<PeerAddress>,
     /// Largest frame per channel, bytes, in [`Channel::ALL`] order.
     pub frame_bytes_max: [u32; 4],
-    /// Messages queued per peer and channel before new ones are dropped.
-    pub queue_capacity: usize,
+    /// Messages queued per peer and channel before new ones are dropped, in
+    /// [`Channel::ALL`] order. Channels with large messages queue fewer, so that a slow peer
+    /// costs bounded memory: proposals and sync responses are megabytes, gossip batches tens
+    /// of kilobytes.
+    pub queue_capacity: [usize; 4],
     /// Events buffered for the application before the receiving side waits.
     pub event_capacity: usize,
     /// First delay before re-dialing a lost peer; doubles up to `dial_backoff_max`.
@@ -100,7 +103,7 @@ impl NetworkConfig {
             listen,
             peers: Vec::new(),
             frame_bytes_max: [64 << 10, 32 << 20, 64 << 20, 4 << 20],
-            queue_capacity: 1024,
+            queue_capacity: [1024, 16, 16, 64],
             event_capacity: 4096,
             dial_backoff_min: Duration::from_millis(50),
             dial_backoff_max: Duration::from_secs(2),
