@@ -385,8 +385,7 @@ impl<S: BlockSource> ConsensusCore<S> {
         &self,
         block: &tandem_types::Block,
     ) -> Result<tandem_executor::BlockOutcome, ExecutorError> {
-        let known = |hash: &Hash| self.handler.source.is_verified(hash);
-        self.handler.executor.execute(block, SignatureCheck::SkipVerified(&known))
+        self.handler.execute_known(block)
     }
 
     pub(crate) fn source_mut(&mut self) -> &mut S {
@@ -677,6 +676,15 @@ impl<S: BlockSource> ConsensusCore<S> {
 }
 
 impl<S: BlockSource> Handler<S> {
+    /// Executes `block` on the head, verifying only the signatures the source has not.
+    fn execute_known(
+        &self,
+        block: &tandem_types::Block,
+    ) -> Result<tandem_executor::BlockOutcome, ExecutorError> {
+        let known = |hash: &Hash| self.source.is_verified(hash);
+        self.executor.execute(block, SignatureCheck::SkipVerified(&known))
+    }
+
     fn handle(&mut self, effect: Effect<TandemContext>) -> Result<Resume<TandemContext>, Fatal> {
         Ok(match effect {
             Effect::CancelAllTimeouts(r) => {
@@ -935,8 +943,7 @@ impl<S: BlockSource> Handler<S> {
         if self.executed.contains_key(&value.id()) {
             return;
         }
-        let known = |hash: &Hash| self.source.is_verified(hash);
-        if let Ok(outcome) = self.executor.execute(block, SignatureCheck::SkipVerified(&known)) {
+        if let Ok(outcome) = self.execute_known(block) {
             self.executed.insert(value.id(), (value, outcome));
         }
     }
@@ -987,8 +994,7 @@ impl<S: BlockSource> Handler<S> {
         if self.executed.contains_key(&id) {
             return Ok(());
         }
-        let known = |hash: &Hash| self.source.is_verified(hash);
-        match self.executor.execute(proposal.value.block(), SignatureCheck::SkipVerified(&known)) {
+        match self.execute_known(proposal.value.block()) {
             Ok(outcome) => {
                 self.executed.insert(id, (proposal.value.clone(), outcome));
                 Ok(())

@@ -33,6 +33,18 @@ fn fresh_peer() -> tandem_types::Address {
     key("peer", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).address()
 }
 
+/// A vote for nothing by `key` at height 1, round 0.
+fn nil_vote(key: &SecretKey, kind: VoteKind) -> Vote {
+    Vote {
+        chain_id: CHAIN_ID,
+        height: 1,
+        round: 0,
+        kind,
+        block_hash: None,
+        validator: key.address(),
+    }
+}
+
 fn rejection(result: Result<Vec<tandem_consensus::Output>, Rejection>) -> Rejection {
     result.expect_err("rejected")
 }
@@ -160,14 +172,7 @@ fn garbage_and_wrong_messages_are_rejected_with_a_reason() {
 fn a_liveness_certificate_with_one_bad_vote_is_rejected_whole() {
     let (_dir, keys, mut core, _helper) = setup();
     let precommit = |key: &SecretKey| {
-        let vote = Vote {
-            chain_id: CHAIN_ID,
-            height: 1,
-            round: 0,
-            kind: VoteKind::Precommit,
-            block_hash: None,
-            validator: key.address(),
-        };
+        let vote = nil_vote(key, VoteKind::Precommit);
         let signature = vote.sign(key);
         (vote, signature)
     };
@@ -230,14 +235,7 @@ fn arbitrary_bytes_never_panic() {
         let _ = core.on_sync_message(2, fresh_peer(), &bytes).expect("no fatal");
     }
     // Mutations of a valid message: every single-byte change is handled.
-    let vote = Vote {
-        chain_id: CHAIN_ID,
-        height: 1,
-        round: 0,
-        kind: VoteKind::Prevote,
-        block_hash: None,
-        validator: keys[1].address(),
-    };
+    let vote = nil_vote(&keys[1], VoteKind::Prevote);
     let valid = WireMessage::Vote { signature: vote.sign(&keys[1]), vote }.to_bytes();
     for index in 0..valid.len() {
         let mut mutated = valid.clone();
@@ -250,14 +248,7 @@ fn arbitrary_bytes_never_panic() {
 fn a_peer_sending_bad_input_is_banned_then_forgiven() {
     let (_dir, keys, mut core, _helper) = setup();
     let (bad, good) = (fresh_peer(), fresh_peer());
-    let vote = Vote {
-        chain_id: CHAIN_ID,
-        height: 1,
-        round: 0,
-        kind: VoteKind::Prevote,
-        block_hash: None,
-        validator: keys[1].address(),
-    };
+    let vote = nil_vote(&keys[1], VoteKind::Prevote);
     let valid = WireMessage::Vote { signature: vote.sign(&keys[1]), vote: vote.clone() }.to_bytes();
     // A vote for a far height costs nothing: a node behind its peers receives many of them.
     let mut far_vote = vote.clone();

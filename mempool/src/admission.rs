@@ -63,13 +63,8 @@ impl Mempool {
         origin: Origin,
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
-        match self.decode(bytes) {
-            Ok(tx) => self.admit(now_ms, tx, origin, accounts),
-            Err(rejection) => {
-                self.metrics.count_rejection(&rejection);
-                Err(rejection)
-            }
-        }
+        let tx = self.decode_transaction(bytes)?;
+        self.admit(now_ms, tx, origin, accounts)
     }
 
     /// Runs every admission check except the signature, changing nothing but the sender's
