@@ -3,8 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
-use jmt::storage::TreeUpdateBatch;
-use jmt::{KeyHash, OwnedValue, Version};
+use jmt::{KeyHash, OwnedValue};
 use rustc_hash::FxHashMap;
 use tandem_types::{
     decode, encode, state_key, tx_root, Account, AccountProof, Address, Block, BlockHeader,
@@ -14,7 +13,7 @@ use tandem_types::{
 use crate::error::{BlockError, ExecutorError, StoreError, TxError};
 use crate::ledger::{Overlay, Receipt, Rules, SignatureCheck};
 use crate::store::{BlockWrite, Head, StateRef, Store, StoreConfig};
-use crate::tree::LiveTree;
+use crate::tree::{LiveTree, TreeUpdate};
 
 /// Encoded size of a block header plus the body's length prefix.
 const BLOCK_OVERHEAD_BYTES: usize = 8 * 3 + 32 * 4 + 4 + 4;
@@ -39,7 +38,7 @@ pub struct BlockOutcome {
     parent_hash: Hash,
     tx_hashes: Vec<Hash>,
     changes: FxHashMap<Hash, Account>,
-    tree: Option<(Version, TreeUpdateBatch)>,
+    tree: Option<TreeUpdate>,
 }
 
 /// A block built by a proposer, with its outcome and the candidates it left out.
@@ -278,7 +277,8 @@ impl Executor {
             }
             .into());
         }
-        let tree_version = outcome.tree.as_ref().map_or(self.head.state.tree_version, |(v, _)| *v);
+        let tree_version =
+            outcome.tree.as_ref().map_or(self.head.state.tree_version, |t| t.version);
         let head = Head {
             height: block.header.height,
             block_hash,
@@ -291,7 +291,7 @@ impl Executor {
             receipts: &outcome.receipts,
             tx_hashes: &outcome.tx_hashes,
             head: &head,
-            tree: outcome.tree.as_ref().map(|(_, batch)| batch),
+            tree: outcome.tree.as_ref(),
         };
         let accounts = self.accounts.read();
         let current = |key: &KeyHash| {
@@ -300,8 +300,8 @@ impl Executor {
         };
         self.store.write_block(&write, &current, durability)?;
         drop(accounts);
-        if let Some((_, batch)) = &outcome.tree {
-            self.tree.apply(batch);
+        if let Some(update) = outcome.tree {
+            self.tree.apply(update);
         }
         self.accounts.extend(outcome.changes);
         self.head = head;
@@ -440,8 +440,8 @@ impl Executor {
         } else {
             let version = self.head.state.tree_version + 1;
             let values = tree_values(&executed.changes);
-            let (root, batch) = self.tree.update(values, version)?;
-            (root, Some((version, batch)))
+            let update = self.tree.update(values, version)?;
+            (update.root, Some(update))
         };
         Ok(BlockOutcome {
             state_root,
@@ -477,7 +477,8 @@ fn init_genesis(
         .map(|funded| (state_key(&funded.address), Account { balance: funded.balance, nonce: 0 }))
         .collect();
     let mut tree = LiveTree::empty();
-    let (state_root, batch) = tree.update(tree_values(&accounts), 0)?;
+    let update = tree.update(tree_values(&accounts), 0)?;
+    let state_root = update.root;
     let head = Head {
         height: 0,
         block_hash: genesis_hash,
@@ -485,8 +486,8 @@ fn init_genesis(
         state: StateRef { state_root, tree_version: 0 },
     };
     let current = |key: &KeyHash| accounts.get(&Hash(key.0)).map(encode);
-    store.write_genesis(&genesis_hash, &head, &batch, &current)?;
-    tree.apply(&batch);
+    store.write_genesis(&genesis_hash, &head, &update, &current)?;
+    tree.apply(update);
     Ok((head, tree, accounts))
 }
 
@@ -496,7 +497,7 @@ fn load_state(store: &Store) -> Result<LoadedState, StoreError> {
         store.head()?.ok_or_else(|| StoreError::Corrupt("genesis hash without head".into()))?;
     let reader = store.tree_reader()?;
     let version = head.state.tree_version;
-    let (tree, values) = LiveTree::load(version, |key| reader.record(key))?;
+    let (tree, values) = LiveTree::load(version, |pos| reader.live_record(pos))?;
     if tree.root_hash(version) != Some(head.state.state_root) {
         return Err(StoreError::Corrupt(format!(
             "tree root differs from the head at height {}",

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition, WriteTransaction};
 use rustc_hash::FxHashMap;
@@ -19,7 +19,10 @@ use tandem_types::{decode, encode, Block, CommitCertificate, Hash, Height};
 use crate::error::StoreError;
 use crate::executor::Durability;
 use crate::ledger::Receipt;
-use crate::tree::{decode_node_record, node_key_bytes, NodeRecord};
+use crate::tree::{
+    decode_live_record, decode_node_record, encode_new_node, node_key_bytes, LiveRecord, NodePos,
+    NodeRecord, TreeUpdate,
+};
 use crate::tx_index::{TxIndex, Watermark, TX_RUNS};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -63,7 +66,7 @@ pub(crate) struct BlockWrite<'a> {
     pub receipts: &'a [Receipt],
     pub tx_hashes: &'a [Hash],
     pub head: &'a Head,
-    pub tree: Option<&'a TreeUpdateBatch>,
+    pub tree: Option<&'a TreeUpdate>,
 }
 
 /// The current value of an account by key hash, for leaves a tree update moved unchanged.
@@ -154,7 +157,7 @@ impl Store {
         &self,
         genesis_hash: &Hash,
         head: &Head,
-        tree: &TreeUpdateBatch,
+        tree: &TreeUpdate,
         values: ValueSource<'_>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
@@ -264,29 +267,13 @@ impl Store {
 
 fn write_tree(
     tx: &WriteTransaction,
-    tree: &TreeUpdateBatch,
+    tree: &TreeUpdate,
     current: ValueSource<'_>,
 ) -> Result<(), StoreError> {
     let mut nodes = tx.open_table(TREE_NODES)?;
-    let updated = tree.node_batch.values();
-    for (key, node) in tree.node_batch.nodes() {
-        let value = match node {
-            Node::Leaf(leaf) => {
-                let key_hash = leaf.key_hash();
-                let value = match updated.get(&(key.version(), key_hash)) {
-                    Some(value) => value.clone(),
-                    None => current(&key_hash),
-                };
-                Some(value.ok_or_else(|| {
-                    StoreError::Corrupt(format!("no value for leaf {key_hash:?}"))
-                })?)
-            }
-            _ => None,
-        };
-        // The encoding of a `NodeRecord`, built from its parts to avoid cloning the node.
-        let mut record = encode(node);
-        borsh::to_writer(&mut record, &value).expect("borsh serialisation into a Vec never fails");
-        nodes.insert(node_key_bytes(key).as_slice(), record.as_slice())?;
+    for (index, new) in tree.nodes.iter().enumerate() {
+        let record = encode_new_node(tree, index, current)?;
+        nodes.insert(new.pos.key_bytes().as_slice(), record.as_slice())?;
     }
     Ok(())
 }
@@ -303,6 +290,14 @@ impl StoreTreeReader {
     pub fn record(&self, key: &NodeKey) -> Result<Option<NodeRecord>, StoreError> {
         match self.nodes.get(node_key_bytes(key).as_slice())? {
             Some(bytes) => decode_node_record(bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The node at `pos` as the live tree holds it, and for a leaf its account value.
+    pub fn live_record(&self, pos: &NodePos) -> Result<Option<LiveRecord>, StoreError> {
+        match self.nodes.get(pos.key_bytes().as_slice())? {
+            Some(bytes) => decode_live_record(bytes.value()).map(Some),
             None => Ok(None),
         }
     }
