@@ -174,6 +174,17 @@ pub enum StoreError {
     /// The height is not retained.
     #[error("height {0} is not in the store")]
     MissingHeight(Height),
+    /// The file was written in a layout this version does not read.
+    #[error(
+        "store format {found}, this version reads format {expected}: remove the data directory \
+         and let the node sync again"
+    )]
+    Format {
+        /// Format recorded in the file (1 for files from before formats were recorded).
+        found: u32,
+        /// Format this version reads and writes.
+        expected: u32,
+    },
 }
 
 macro_rules! from_redb {

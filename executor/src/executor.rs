@@ -497,7 +497,7 @@ fn load_state(store: &Store) -> Result<LoadedState, StoreError> {
         store.head()?.ok_or_else(|| StoreError::Corrupt("genesis hash without head".into()))?;
     let reader = store.tree_reader()?;
     let version = head.state.tree_version;
-    let (tree, values) = LiveTree::load(version, |pos| reader.live_record(pos))?;
+    let (tree, values) = LiveTree::load(version, |pos| reader.stored(pos))?;
     if tree.root_hash(version) != Some(head.state.state_root) {
         return Err(StoreError::Corrupt(format!(
             "tree root differs from the head at height {}",

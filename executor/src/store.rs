@@ -11,7 +11,7 @@ use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
-use jmt::{KeyHash, OwnedValue, Version};
+use jmt::{KeyHash, OwnedValue, ValueHash, Version};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition, WriteTransaction};
 use rustc_hash::FxHashMap;
 use tandem_types::{decode, encode, Block, CommitCertificate, Hash, Height};
@@ -20,8 +20,7 @@ use crate::error::StoreError;
 use crate::executor::Durability;
 use crate::ledger::Receipt;
 use crate::tree::{
-    decode_live_record, decode_node_record, encode_new_node, node_key_bytes, LiveRecord, NodePos,
-    NodeRecord, TreeUpdate,
+    encode_new_node, node_pos, rebuild_internal, to_jmt_node, NodePos, StoredNode, TreeUpdate,
 };
 use crate::tx_index::{TxIndex, Watermark, TX_RUNS};
 
@@ -35,6 +34,11 @@ const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nod
 const META_GENESIS_HASH: &str = "genesis_hash";
 const META_HEAD: &str = "head";
 const META_TX_INDEX: &str = "tx_index_watermark";
+const META_FORMAT: &str = "store_format";
+
+/// The file layout this version reads and writes. Format 2 stores an internal tree node without
+/// its children's hashes (format 1, unrecorded, had the jmt crate's encoding).
+const STORE_FORMAT: u32 = 2;
 
 /// The state after a height: its root and the tree version that holds it. Empty blocks change
 /// no state, so several heights can share one tree version.
@@ -115,8 +119,20 @@ impl Store {
         tx.open_table(TREE_NODES)?;
         tx.commit()?;
         let mut store = Store { db, tx_index: TxIndex::new(1, Watermark::default(), []) };
+        store.check_format()?;
         store.tx_index = store.rebuild_tx_index(config.tx_index_run_txs.max(1))?;
         Ok(store)
+    }
+
+    /// Refuses a file written in another layout; a new file has none yet.
+    fn check_format(&self) -> Result<(), StoreError> {
+        if self.genesis_hash()?.is_none() {
+            return Ok(());
+        }
+        match self.meta::<u32>(META_FORMAT, "store format")? {
+            Some(STORE_FORMAT) => Ok(()),
+            found => Err(StoreError::Format { found: found.unwrap_or(1), expected: STORE_FORMAT }),
+        }
     }
 
     /// The index's runs as recorded, plus the entries of every later block, rebuilt from them.
@@ -163,6 +179,7 @@ impl Store {
         let tx = self.db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
+            meta.insert(META_FORMAT, encode(&STORE_FORMAT).as_slice())?;
             meta.insert(META_GENESIS_HASH, encode(genesis_hash).as_slice())?;
             meta.insert(META_HEAD, encode(head).as_slice())?;
             tx.open_table(STATES)?.insert(0, encode(&head.state).as_slice())?;
@@ -271,9 +288,12 @@ fn write_tree(
     current: ValueSource<'_>,
 ) -> Result<(), StoreError> {
     let mut nodes = tx.open_table(TREE_NODES)?;
-    for (index, new) in tree.nodes.iter().enumerate() {
-        let record = encode_new_node(tree, index, current)?;
-        nodes.insert(new.pos.key_bytes().as_slice(), record.as_slice())?;
+    let mut record = Vec::with_capacity(1024);
+    for new in &tree.nodes {
+        record.clear();
+        encode_new_node(new, current, &mut record)?;
+        let (key, key_len) = new.pos.key_array();
+        nodes.insert(&key[..key_len], record.as_slice())?;
     }
     Ok(())
 }
@@ -286,30 +306,45 @@ pub(crate) struct StoreTreeReader {
 }
 
 impl StoreTreeReader {
-    /// The node at `key` and, for a leaf, its account value.
-    pub fn record(&self, key: &NodeKey) -> Result<Option<NodeRecord>, StoreError> {
-        match self.nodes.get(node_key_bytes(key).as_slice())? {
-            Some(bytes) => decode_node_record(bytes.value()).map(Some),
+    /// The stored node at `pos`.
+    pub fn stored(&self, pos: &NodePos) -> Result<Option<StoredNode>, StoreError> {
+        let (key, key_len) = pos.key_array();
+        match self.nodes.get(&key[..key_len])? {
+            Some(bytes) => StoredNode::decode(bytes.value()).map(Some),
             None => Ok(None),
         }
     }
 
-    /// The node at `pos` as the live tree holds it, and for a leaf its account value.
-    pub fn live_record(&self, pos: &NodePos) -> Result<Option<LiveRecord>, StoreError> {
-        match self.nodes.get(pos.key_bytes().as_slice())? {
-            Some(bytes) => decode_live_record(bytes.value()).map(Some),
-            None => Ok(None),
-        }
+    /// The node at `pos` as the jmt crate has it; a leaf's value is kept for the proof.
+    fn jmt_node(&self, pos: &NodePos) -> Result<Option<Node>, StoreError> {
+        let Some(stored) = self.stored(pos)? else { return Ok(None) };
+        let node = match stored {
+            StoredNode::Null => Node::Null,
+            StoredNode::Leaf(leaf) => {
+                let key_hash = KeyHash(leaf.key_hash);
+                self.leaf_values.borrow_mut().insert(key_hash, leaf.value);
+                Node::Leaf(LeafNode::new(key_hash, ValueHash(leaf.value_hash)))
+            }
+            StoredNode::Internal(internal) => {
+                let node = rebuild_internal(pos, &internal, |child_pos| {
+                    let child = self.stored(&child_pos)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "tree node missing: version {} depth {}",
+                            child_pos.version, child_pos.depth
+                        ))
+                    })?;
+                    child.as_child(child_pos.version)
+                })?;
+                to_jmt_node(&crate::tree::TreeNode::Internal(node))?
+            }
+        };
+        Ok(Some(node))
     }
 }
 
 impl TreeReader for StoreTreeReader {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let Some(record) = self.record(node_key)? else { return Ok(None) };
-        if let (Node::Leaf(leaf), Some(value)) = (&record.node, record.value) {
-            self.leaf_values.borrow_mut().insert(leaf.key_hash(), value);
-        }
-        Ok(Some(record.node))
+        Ok(self.jmt_node(&node_pos(node_key))?)
     }
 
     fn get_value_option(

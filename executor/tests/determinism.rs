@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tandem_executor::{Durability, Executor, SignatureCheck};
+use tandem_executor::{Durability, Executor, ExecutorError, SignatureCheck, StoreError};
 use tandem_types::Hash;
 
 const HEIGHTS: u64 = 30;
@@ -98,4 +98,24 @@ fn deferred_commits_become_durable_with_the_next_immediate_one() {
     let executor = Executor::open(&path, chain.genesis.clone()).expect("reopen");
     assert_eq!(executor.head().height, 6);
     assert_eq!(executor.head().state.state_root, roots[6]);
+}
+
+#[test]
+fn a_store_in_another_format_is_refused_with_its_format() {
+    let chain = chain(10, 1_000_000, 4);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.redb");
+    drop(Executor::open(&path, chain.genesis.clone()).expect("open"));
+    // Files from before formats were recorded have no format entry at all.
+    {
+        let db = redb::Database::open(&path).expect("redb");
+        let tx = db.begin_write().expect("write");
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        tx.open_table(meta).expect("meta").remove("store_format").expect("remove");
+        tx.commit().expect("commit");
+    }
+    match Executor::open(&path, chain.genesis.clone()) {
+        Err(ExecutorError::Store(StoreError::Format { found: 1, expected: 2 })) => {}
+        other => panic!("expected a format error, got {:?}", other.map(|_| ())),
+    }
 }

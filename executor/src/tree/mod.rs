@@ -1,8 +1,8 @@
 //! The SHA-256 Jellyfish Merkle tree over account state: the live tree cached in memory for
 //! execution, and readers over the store for roots and proofs at any retained height.
 
-use borsh::{BorshDeserialize, BorshSerialize};
-use jmt::storage::{Node, NodeKey, TreeReader};
+use borsh::BorshDeserialize;
+use jmt::storage::{NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
 use rustc_hash::FxHashMap;
 use tandem_types::proof::{internal_hash, leaf_hash, PLACEHOLDER_HASH};
@@ -11,60 +11,16 @@ use tandem_types::{encode, AccountProof, Hash, ProofLeaf};
 use crate::error::StoreError;
 
 mod node;
+mod stored;
 mod update;
 
 pub(crate) use node::NodePos;
+pub(crate) use stored::{encode_new_node, rebuild_internal, to_jmt_node, StoredNode};
 pub(crate) use update::TreeUpdate;
 
-use node::TreeNode;
+pub(crate) use node::TreeNode;
 
-/// A stored tree node as the jmt crate reads it; a leaf carries the account value whose hash
-/// it holds.
-#[derive(BorshSerialize, BorshDeserialize)]
-pub(crate) struct NodeRecord {
-    pub node: Node,
-    pub value: Option<OwnedValue>,
-}
-
-/// The same record decoded into this crate's node type.
-#[derive(BorshSerialize, BorshDeserialize)]
-pub(crate) struct LiveRecord {
-    node: TreeNode,
-    value: Option<OwnedValue>,
-}
-
-pub(crate) fn decode_node_record(bytes: &[u8]) -> Result<NodeRecord, StoreError> {
-    NodeRecord::try_from_slice(bytes)
-        .map_err(|error| StoreError::Corrupt(format!("tree node: {error}")))
-}
-
-pub(crate) fn decode_live_record(bytes: &[u8]) -> Result<LiveRecord, StoreError> {
-    LiveRecord::try_from_slice(bytes)
-        .map_err(|error| StoreError::Corrupt(format!("tree node: {error}")))
-}
-
-/// The encoding of a record holding the `index`-th new node of `update`; `current` gives the
-/// value of a leaf the update moved unchanged.
-pub(crate) fn encode_new_node(
-    update: &TreeUpdate,
-    index: usize,
-    current: &dyn Fn(&KeyHash) -> Option<OwnedValue>,
-) -> Result<Vec<u8>, StoreError> {
-    let new = &update.nodes[index];
-    let moved_value;
-    let value = match (&new.node, &new.value) {
-        (TreeNode::Leaf(leaf), None) => {
-            moved_value = current(&KeyHash(leaf.key_hash)).ok_or_else(|| {
-                StoreError::Corrupt(format!("no value for leaf {:?}", Hash(leaf.key_hash)))
-            })?;
-            Some(&moved_value)
-        }
-        (_, value) => value.as_ref(),
-    };
-    let mut record = encode(&new.node);
-    borsh::to_writer(&mut record, &value).expect("borsh serialisation into a Vec never fails");
-    Ok(record)
-}
+use node::{Child, LeafNode};
 
 /// The nodes of the latest tree version, kept in memory so that execution never reads disk.
 pub(crate) struct LiveTree {
@@ -77,39 +33,24 @@ impl LiveTree {
         LiveTree { nodes: FxHashMap::default(), root: None }
     }
 
-    /// Loads every node reachable from the root of `version` through `read`, and returns the
-    /// tree with the account value of every leaf.
+    /// Loads every node reachable from the root of `version` through `read`, checking each
+    /// internal node's hash against its children, and returns the tree with the account value
+    /// of every leaf.
     pub fn load(
         version: Version,
-        read: impl Fn(&NodePos) -> Result<Option<LiveRecord>, StoreError>,
+        read: impl Fn(&NodePos) -> Result<Option<StoredNode>, StoreError>,
     ) -> Result<(LiveTree, Vec<(KeyHash, OwnedValue)>), StoreError> {
-        let mut nodes = FxHashMap::default();
-        let mut values = Vec::new();
+        let mut loader = Loader { read, nodes: FxHashMap::default(), values: Vec::new() };
         let root = NodePos::root(version);
-        let mut pending = vec![root];
-        while let Some(pos) = pending.pop() {
-            let record = read(&pos)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("tree node missing at version {}", pos.version))
-            })?;
-            match &record.node {
-                TreeNode::Leaf(leaf) => {
-                    let value = record
-                        .value
-                        .ok_or_else(|| StoreError::Corrupt("leaf without value".into()))?;
-                    values.push((KeyHash(leaf.key_hash), value));
-                }
-                TreeNode::Internal(internal) => {
-                    for (slot, child) in internal.children.iter().enumerate() {
-                        if let Some(child) = child {
-                            pending.push(pos.child(child.version, slot as u8));
-                        }
-                    }
-                }
-                TreeNode::Null => {}
+        match loader.read(&root)? {
+            StoredNode::Null => {
+                loader.nodes.insert(root, TreeNode::Null);
             }
-            nodes.insert(pos, record.node);
+            stored => {
+                loader.load(root, stored)?;
+            }
         }
-        Ok((LiveTree { nodes, root: Some(root) }, values))
+        Ok((LiveTree { nodes: loader.nodes, root: Some(root) }, loader.values))
     }
 
     /// Computes the root and the node changes of writing `changes` as `version`.
@@ -127,6 +68,7 @@ impl LiveTree {
         for stale in &update.stale {
             self.nodes.remove(stale);
         }
+        self.nodes.reserve(update.nodes.len());
         self.nodes.extend(update.nodes.into_iter().map(|new| (new.pos, new.node)));
         self.root = Some(NodePos::root(update.version));
     }
@@ -137,15 +79,54 @@ impl LiveTree {
     }
 }
 
-/// The store key of the node the jmt crate calls `key`.
-pub(crate) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
+/// Reads a subtree bottom-up, so that each internal node is checked against its children.
+struct Loader<R> {
+    read: R,
+    nodes: FxHashMap<NodePos, TreeNode>,
+    values: Vec<(KeyHash, OwnedValue)>,
+}
+
+impl<R: Fn(&NodePos) -> Result<Option<StoredNode>, StoreError>> Loader<R> {
+    fn read(&self, pos: &NodePos) -> Result<StoredNode, StoreError> {
+        (self.read)(pos)?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "tree node missing: version {} depth {}",
+                pos.version, pos.depth
+            ))
+        })
+    }
+
+    /// Loads the subtree at `pos`, whose record is `stored`, and returns its parent's view of it.
+    fn load(&mut self, pos: NodePos, stored: StoredNode) -> Result<Child, StoreError> {
+        let child = stored.as_child(pos.version)?;
+        let node = match stored {
+            StoredNode::Null => unreachable!("as_child refuses an empty tree below the root"),
+            StoredNode::Leaf(leaf) => {
+                self.values.push((KeyHash(leaf.key_hash), leaf.value));
+                TreeNode::Leaf(LeafNode { key_hash: leaf.key_hash, value_hash: leaf.value_hash })
+            }
+            StoredNode::Internal(internal) => {
+                let node = rebuild_internal(&pos, &internal, |child_pos| {
+                    let child = self.read(&child_pos)?;
+                    self.load(child_pos, child)
+                })?;
+                TreeNode::Internal(node)
+            }
+        };
+        self.nodes.insert(pos, node);
+        Ok(child)
+    }
+}
+
+/// Where the store keeps the node the jmt crate calls `key`.
+pub(crate) fn node_pos(key: &NodeKey) -> NodePos {
     let mut path = [0u8; 32];
     for (index, nibble) in key.nibble_path().nibbles().enumerate() {
         let nibble = u8::from(nibble);
         path[index / 2] |= if index.is_multiple_of(2) { nibble << 4 } else { nibble };
     }
     let depth = key.nibble_path().num_nibbles() as u8;
-    NodePos { version: key.version(), depth, path }.key_bytes()
+    NodePos { version: key.version(), depth, path }
 }
 
 /// Mirror of the jmt crate's proof encoding, to read the sibling nodes it keeps private.

@@ -51,13 +51,20 @@ impl NodePos {
 
     /// The store key: version (big-endian, so one version's nodes are adjacent), nibble count,
     /// then the nibbles packed two per byte.
+    #[cfg(test)]
     pub fn key_bytes(&self) -> Vec<u8> {
+        let (bytes, len) = self.key_array();
+        bytes[..len].to_vec()
+    }
+
+    /// The store key in a fixed buffer, and its length.
+    pub fn key_array(&self) -> ([u8; 41], usize) {
         let path_bytes = usize::from(self.depth).div_ceil(2);
-        let mut bytes = Vec::with_capacity(9 + path_bytes);
-        bytes.extend_from_slice(&self.version.to_be_bytes());
-        bytes.push(self.depth);
-        bytes.extend_from_slice(&self.path[..path_bytes]);
-        bytes
+        let mut bytes = [0; 41];
+        bytes[..8].copy_from_slice(&self.version.to_be_bytes());
+        bytes[8] = self.depth;
+        bytes[9..9 + path_bytes].copy_from_slice(&self.path[..path_bytes]);
+        (bytes, 9 + path_bytes)
     }
 }
 
@@ -72,7 +79,7 @@ pub(crate) fn nibble(key: &[u8; 32], depth: usize) -> u8 {
 }
 
 /// A tree node. Variant order and field layout are the jmt crate's, which fixes the encoding.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize)]
 pub(crate) enum TreeNode {
     /// The root of an empty tree.
     Null,
@@ -81,11 +88,24 @@ pub(crate) enum TreeNode {
 }
 
 /// Up to sixteen children, one per nibble.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct InternalNode {
     pub children: [Option<Child>; 16],
     pub num_children: u64,
     pub leaf_count: u64,
+    /// The binary tree over the sixteen slots, in heap order: the node's hash, then the two
+    /// halves, the four quarters and the eight pairs. Kept in memory (never stored) so that a
+    /// rewrite rehashes only the ranges that hold a changed slot.
+    ranges: [[u8; 32]; 15],
+}
+
+/// The jmt crate's encoding: the ranges are not part of it.
+impl BorshSerialize for InternalNode {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        self.children.serialize(writer)?;
+        self.num_children.serialize(writer)?;
+        self.leaf_count.serialize(writer)
+    }
 }
 
 /// What an internal node knows of a child: enough to hash without reading it, and the version
@@ -118,49 +138,76 @@ impl LeafNode {
 
 impl InternalNode {
     /// The node over `children`, at least one of them present.
-    pub fn new(children: [Option<Child>; 16]) -> InternalNode {
-        let present = children.iter().flatten();
-        let num_children = present.clone().count() as u64;
-        let leaf_count = present
+    pub fn new(children: [Option<Child>; 16]) -> Box<InternalNode> {
+        let mut node = Box::new(InternalNode {
+            children,
+            num_children: 0,
+            leaf_count: 0,
+            ranges: [[0; 32]; 15],
+        });
+        node.refresh(u16::MAX);
+        node
+    }
+
+    /// Brings the counts and hashes up to date after the children in the slots of `changed`
+    /// (bit `i` for slot `i`) were replaced: only ranges holding a changed slot are rehashed.
+    pub fn refresh(&mut self, changed: u16) {
+        let present = self.children.iter().flatten();
+        self.num_children = present.clone().count() as u64;
+        self.leaf_count = present
             .map(|child| match child.kind {
                 ChildKind::Leaf => 1,
                 ChildKind::Internal { leaf_count } => leaf_count,
             })
             .sum();
-        InternalNode { children, num_children, leaf_count }
+        self.hash_ranges(changed);
     }
 
-    /// The root of the four-level binary tree over the sixteen slots: an empty range hashes to
-    /// the placeholder, a range holding a single leaf to that leaf's hash.
+    /// The node's hash: the root of the four-level binary tree over the sixteen slots.
     pub fn hash(&self) -> Hash {
+        Hash(self.ranges[0])
+    }
+
+    /// Fills `ranges` bottom-up. An empty range hashes to the placeholder, a range holding a
+    /// single leaf to that leaf's hash, any other range to the hash of its two halves (the jmt
+    /// crate's rule). A range without a slot of `changed` keeps its hash.
+    fn hash_ranges(&mut self, changed: u16) {
         let mut present = 0u16;
         let mut leaves = 0u16;
-        for (index, child) in self.children.iter().enumerate() {
+        for (slot, child) in self.children.iter().enumerate() {
             if let Some(child) = child {
-                present |= 1 << index;
+                present |= 1 << slot;
                 if child.kind == ChildKind::Leaf {
-                    leaves |= 1 << index;
+                    leaves |= 1 << slot;
                 }
             }
         }
-        self.range_hash(0, 16, present, leaves)
+        // Heap index i has children 2i + 1 and 2i + 2; indices 7..15 are the pairs, whose
+        // halves are single slots.
+        for index in (0..15).rev() {
+            let level = (index + 1usize).ilog2();
+            let width = 16u32 >> level;
+            let start = (index + 1 - (1 << level)) as u32 * width;
+            let mask = (((1u32 << width) - 1) << start) as u16;
+            let (in_range, leaves_in_range) = (present & mask, leaves & mask);
+            self.ranges[index] = if in_range == 0 {
+                PLACEHOLDER_HASH.0
+            } else if in_range.count_ones() == 1 && leaves_in_range != 0 {
+                self.slot_hash(in_range.trailing_zeros() as usize)
+            } else if changed & mask == 0 {
+                self.ranges[index]
+            } else if width == 2 {
+                let (left, right) = (start as usize, start as usize + 1);
+                internal_hash(&Hash(self.slot_hash(left)), &Hash(self.slot_hash(right))).0
+            } else {
+                let (left, right) = (self.ranges[2 * index + 1], self.ranges[2 * index + 2]);
+                internal_hash(&Hash(left), &Hash(right)).0
+            };
+        }
     }
 
-    fn range_hash(&self, start: u32, width: u32, present: u16, leaves: u16) -> Hash {
-        let mask = (((1u32 << width) - 1) << start) as u16;
-        let (present, leaves) = (present & mask, leaves & mask);
-        if present == 0 {
-            return PLACEHOLDER_HASH;
-        }
-        if width == 1 || (present.count_ones() == 1 && leaves != 0) {
-            let only = self.children[present.trailing_zeros() as usize];
-            return Hash(only.map_or(PLACEHOLDER_HASH.0, |child| child.hash));
-        }
-        let half = width / 2;
-        internal_hash(
-            &self.range_hash(start, half, present, leaves),
-            &self.range_hash(start + half, half, present, leaves),
-        )
+    fn slot_hash(&self, slot: usize) -> [u8; 32] {
+        self.children[slot].map_or(PLACEHOLDER_HASH.0, |child| child.hash)
     }
 }
 

@@ -56,7 +56,14 @@ pub(crate) fn update(
     if entries.windows(2).any(|pair| pair[0].key == pair[1].key) {
         return Err(StoreError::Corrupt("tree update with a key twice".into()));
     }
-    let mut writer = Writer { nodes, version, new: Vec::new(), stale: Vec::new() };
+    // About one internal node per leaf above the bottom, in a tree of any size.
+    let expected_nodes = 2 * entries.len() + 64;
+    let mut writer = Writer {
+        nodes,
+        version,
+        new: Vec::with_capacity(expected_nodes),
+        stale: Vec::with_capacity(expected_nodes),
+    };
     let existing = match root {
         Some(pos) => Some((pos, writer.node(&pos)?)),
         None => None,
@@ -106,7 +113,8 @@ impl<'a> Writer<'a> {
             TreeNode::Null => self.create(depth, entries),
             TreeNode::Leaf(leaf) => self.rewrite_leaf(depth, leaf, entries),
             TreeNode::Internal(internal) => {
-                let mut children = internal.children;
+                let mut node = internal.clone();
+                let mut changed = 0u16;
                 for group in groups_by_nibble(entries, depth) {
                     let slot = usize::from(nibble(&group[0].key, depth));
                     let existing_child = match internal.children[slot] {
@@ -116,9 +124,11 @@ impl<'a> Writer<'a> {
                         }
                         None => None,
                     };
-                    children[slot] = Some(self.rewrite(depth + 1, existing_child, group)?);
+                    node.children[slot] = Some(self.rewrite(depth + 1, existing_child, group)?);
+                    changed |= 1 << slot;
                 }
-                Ok(self.push_internal(depth, &entries[0].key, children))
+                node.refresh(changed);
+                Ok(self.push_internal(depth, &entries[0].key, node))
             }
         }
     }
@@ -162,7 +172,7 @@ impl<'a> Writer<'a> {
             let slot = usize::from(nibble(&group[0].key, depth));
             children[slot] = Some(self.create(depth + 1, group)?);
         }
-        Ok(self.push_internal(depth, &entries[0].key, children))
+        Ok(self.push_internal(depth, &entries[0].key, InternalNode::new(children)))
     }
 
     fn push_leaf(&mut self, depth: usize, entry: &mut Entry) -> Child {
@@ -176,13 +186,7 @@ impl<'a> Writer<'a> {
         Child { hash, version: self.version, kind: ChildKind::Leaf }
     }
 
-    fn push_internal(
-        &mut self,
-        depth: usize,
-        key: &[u8; 32],
-        children: [Option<Child>; 16],
-    ) -> Child {
-        let node = InternalNode::new(children);
+    fn push_internal(&mut self, depth: usize, key: &[u8; 32], node: Box<InternalNode>) -> Child {
         let child = Child {
             hash: node.hash().0,
             version: self.version,
@@ -190,7 +194,7 @@ impl<'a> Writer<'a> {
         };
         self.new.push(NewNode {
             pos: NodePos::of_key(self.version, key, depth),
-            node: TreeNode::Internal(Box::new(node)),
+            node: TreeNode::Internal(node),
             value: None,
         });
         child
@@ -221,7 +225,7 @@ mod tests {
     use tandem_types::encode;
 
     use super::*;
-    use crate::tree::node_key_bytes;
+    use crate::tree::node_pos;
 
     /// The jmt crate's updater over an in-memory map: the reference.
     #[derive(Default)]
@@ -287,7 +291,7 @@ mod tests {
             .node_batch
             .nodes()
             .iter()
-            .map(|(key, node)| (node_key_bytes(key), encode(node)))
+            .map(|(key, node)| (node_pos(key).key_bytes(), encode(node)))
             .collect();
         let our_nodes: BTreeMap<Vec<u8>, Vec<u8>> =
             ours.nodes.iter().map(|new| (new.pos.key_bytes(), encode(&new.node))).collect();
@@ -298,7 +302,7 @@ mod tests {
         let reference_stale: BTreeMap<Vec<u8>, ()> = reference
             .stale_node_index_batch
             .iter()
-            .map(|stale| (node_key_bytes(&stale.node_key), ()))
+            .map(|stale| (node_pos(&stale.node_key).key_bytes(), ()))
             .collect();
         let our_stale: BTreeMap<Vec<u8>, ()> =
             ours.stale.iter().map(|pos| (pos.key_bytes(), ())).collect();
