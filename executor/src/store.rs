@@ -20,7 +20,7 @@ use crate::error::StoreError;
 use crate::executor::Durability;
 use crate::ledger::Receipt;
 use crate::tree::{
-    encode_new_node, node_pos, rebuild_internal, to_jmt_node, NodePos, StoredNode, TreeUpdate,
+    node_pos, rebuild_internal, to_jmt_node, write_records, NodePos, StoredNode, TreeUpdate,
 };
 use crate::tx_index::{TxIndex, Watermark, TX_RUNS};
 
@@ -288,14 +288,10 @@ fn write_tree(
     current: ValueSource<'_>,
 ) -> Result<(), StoreError> {
     let mut nodes = tx.open_table(TREE_NODES)?;
-    let mut record = Vec::with_capacity(1024);
-    for new in &tree.nodes {
-        record.clear();
-        encode_new_node(new, current, &mut record)?;
-        let (key, key_len) = new.pos.key_array();
-        nodes.insert(&key[..key_len], record.as_slice())?;
-    }
-    Ok(())
+    write_records(tree, current, |key, record| {
+        nodes.insert(key, record)?;
+        Ok(())
+    })
 }
 
 /// Reads tree nodes from one read transaction. The values of the leaves it has read are kept,
@@ -306,8 +302,19 @@ pub(crate) struct StoreTreeReader {
 }
 
 impl StoreTreeReader {
-    /// The stored node at `pos`.
+    /// The stored node at `pos`: its own record, or for a leaf below the root, the copy its
+    /// parent's record holds.
     pub fn stored(&self, pos: &NodePos) -> Result<Option<StoredNode>, StoreError> {
+        if let Some(stored) = self.record(pos)? {
+            return Ok(Some(stored));
+        }
+        let Some((parent, slot)) = pos.parent() else { return Ok(None) };
+        let Some(StoredNode::Internal(parent)) = self.record(&parent)? else { return Ok(None) };
+        let held = parent.leaves.into_iter().find(|(held_slot, _)| *held_slot == slot);
+        Ok(held.map(|(_, leaf)| StoredNode::Leaf(leaf)))
+    }
+
+    fn record(&self, pos: &NodePos) -> Result<Option<StoredNode>, StoreError> {
         let (key, key_len) = pos.key_array();
         match self.nodes.get(&key[..key_len])? {
             Some(bytes) => StoredNode::decode(bytes.value()).map(Some),
@@ -326,13 +333,16 @@ impl StoreTreeReader {
                 Node::Leaf(LeafNode::new(key_hash, ValueHash(leaf.value_hash)))
             }
             StoredNode::Internal(internal) => {
-                let node = rebuild_internal(pos, &internal, |child_pos| {
-                    let child = self.stored(&child_pos)?.ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "tree node missing: version {} depth {}",
-                            child_pos.version, child_pos.depth
-                        ))
-                    })?;
+                let node = rebuild_internal(pos, internal, |child_pos, held| {
+                    let child = match held {
+                        Some(leaf) => StoredNode::Leaf(leaf),
+                        None => self.stored(&child_pos)?.ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "tree node missing: version {} depth {}",
+                                child_pos.version, child_pos.depth
+                            ))
+                        })?,
+                    };
                     child.as_child(child_pos.version)
                 })?;
                 to_jmt_node(&crate::tree::TreeNode::Internal(node))?

@@ -15,7 +15,7 @@ mod stored;
 mod update;
 
 pub(crate) use node::NodePos;
-pub(crate) use stored::{encode_new_node, rebuild_internal, to_jmt_node, StoredNode};
+pub(crate) use stored::{rebuild_internal, to_jmt_node, write_records, StoredNode};
 pub(crate) use update::TreeUpdate;
 
 pub(crate) use node::TreeNode;
@@ -106,8 +106,11 @@ impl<R: Fn(&NodePos) -> Result<Option<StoredNode>, StoreError>> Loader<R> {
                 TreeNode::Leaf(LeafNode { key_hash: leaf.key_hash, value_hash: leaf.value_hash })
             }
             StoredNode::Internal(internal) => {
-                let node = rebuild_internal(&pos, &internal, |child_pos| {
-                    let child = self.read(&child_pos)?;
+                let node = rebuild_internal(&pos, internal, |child_pos, held| {
+                    let child = match held {
+                        Some(leaf) => StoredNode::Leaf(leaf),
+                        None => self.read(&child_pos)?,
+                    };
                     self.load(child_pos, child)
                 })?;
                 TreeNode::Internal(node)

@@ -37,6 +37,13 @@ impl NodePos {
         NodePos { version, depth: depth as u8, path }
     }
 
+    /// The parent's position (same version) and this node's slot in it; none for the root.
+    pub fn parent(&self) -> Option<(NodePos, u8)> {
+        let depth = usize::from(self.depth.checked_sub(1)?);
+        let slot = nibble(&self.path, depth);
+        Some((NodePos::of_key(self.version, &self.path, depth), slot))
+    }
+
     /// The child under `nibble`, written by `version`.
     pub fn child(&self, version: Version, nibble: u8) -> NodePos {
         let depth = usize::from(self.depth);
