@@ -170,8 +170,15 @@ pub(crate) fn prove(
     key: Hash,
     version: Version,
 ) -> Result<(Option<OwnedValue>, AccountProof), StoreError> {
-    let (value, proof) = Sha256Jmt::new(reader)
-        .get_with_proof(KeyHash(key.0), version)
+    // The jmt crate unwraps some failed reads instead of returning them; a damaged store must
+    // fail the request, not the node.
+    let proved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Sha256Jmt::new(reader).get_with_proof(KeyHash(key.0), version)
+    }))
+    .map_err(|_| {
+        StoreError::Corrupt(format!("proof at version {version}: a tree node is missing"))
+    })?;
+    let (value, proof) = proved
         .map_err(|error| StoreError::Corrupt(format!("proof at version {version}: {error:#}")))?;
     let mirror: JmtProof = borsh::from_slice(&encode(&proof))
         .map_err(|error| StoreError::Corrupt(format!("proof encoding: {error}")))?;

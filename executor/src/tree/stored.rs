@@ -47,6 +47,7 @@ pub(crate) struct StoredLeaf {
 }
 
 /// The same layout as [`StoredNode`], borrowing the account values instead of owning them.
+#[allow(clippy::large_enum_variant)] // One at a time, on the stack while it is encoded.
 #[derive(BorshSerialize)]
 enum StoredNodeRef<'a> {
     Null,

@@ -231,14 +231,16 @@ mod tests {
     #[derive(Default)]
     struct Reference {
         nodes: FxHashMap<NodeKey, Node>,
+        /// Latest value of each key, for proofs at the latest version.
+        values: FxHashMap<KeyHash, OwnedValue>,
     }
 
     impl TreeReader for Reference {
         fn get_node_option(&self, key: &NodeKey) -> anyhow::Result<Option<Node>> {
             Ok(self.nodes.get(key).cloned())
         }
-        fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
-            anyhow::bail!("not used by updates")
+        fn get_value_option(&self, _: Version, key: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+            Ok(self.values.get(&key).cloned())
         }
         fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, JmtLeaf)>> {
             anyhow::bail!("not used by updates")
@@ -262,6 +264,7 @@ mod tests {
             for (key, node) in batch.node_batch.nodes() {
                 self.nodes.insert(key.clone(), node.clone());
             }
+            self.values.extend(changes.iter().map(|(key, value)| (KeyHash(*key), value.clone())));
             (roots[0].0, batch)
         }
     }
@@ -378,6 +381,22 @@ mod tests {
         let (fresh_root, _) = Reference::default().update(&accounts, 0);
         assert_eq!(grown.root.0, fresh_root);
         assert_eq!(grown.stale, vec![NodePos::root(0)]);
+    }
+
+    #[test]
+    fn a_proof_over_a_tree_missing_a_node_is_an_error_not_a_panic() {
+        let accounts: Vec<_> = (0u8..40).map(|i| (sha256(&[i]).0, vec![i])).collect();
+        let mut reference = Reference::default();
+        reference.update(&accounts, 0);
+        let target = accounts[0].0;
+        assert!(crate::tree::prove(&reference, Hash(target), 0).is_ok());
+        // Keep only the nodes on the target's path: proving it reads a sibling that is gone.
+        reference.nodes.retain(|key, _| {
+            let path = node_pos(key);
+            path == NodePos::of_key(0, &target, usize::from(path.depth))
+        });
+        let result = crate::tree::prove(&reference, Hash(target), 0);
+        assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
     }
 
     #[test]
