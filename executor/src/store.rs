@@ -2,9 +2,9 @@
 //! index, per-height state references and the versioned state tree. Every decided block and all
 //! its effects are written in one write transaction, so a crash leaves either all or none.
 //!
-//! Tree nodes are keyed by version first, so a block's new nodes append at the end of the table
-//! instead of dirtying pages all over the file; each leaf record carries its account value, so
-//! no separate randomly-keyed value table is written.
+//! Tree records are keyed by version first, so a block's new records append at the end of the
+//! table instead of dirtying pages all over the file; leaves carry their account value, so no
+//! separate randomly-keyed value table is written. What a record holds is in `tree::stored`.
 
 use std::cell::RefCell;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! The SHA-256 Jellyfish Merkle tree over account state: the live tree cached in memory for
-//! execution, and readers over the store for roots and proofs at any retained height.
+//! execution, its update for each block (`update`), the records the store keeps (`stored`), and
+//! proofs at any retained height, which the jmt crate produces from the store.
 
 use borsh::BorshDeserialize;
 use jmt::storage::{NodeKey, TreeReader};
