@@ -1,7 +1,8 @@
 //! Tandem's L1 side: how the committee's decisions become claims on Ethereum.
 //!
 //! Owns the rollup contract's bindings (generated from the committed artifact of
-//! `contracts/`), its deployment, the batch format, and attestations. In: decided blocks with
+//! `contracts/`), its deployment, the batch format, attestations, and the rotating poster's
+//! decisions ([`Poster`], sans-IO). In: decided blocks with
 //! their certificates, the genesis (validators' L1 addresses and weights), secp256k1 keys, an
 //! Ethereum JSON-RPC endpoint. Out: batch headers and their data (`borsh(Vec<(Block,
 //! CommitCertificate)>)`, hashed with keccak-256), EIP-712 signatures over headers, and batches
@@ -17,6 +18,7 @@ mod batch;
 mod client;
 mod contract;
 mod error;
+mod poster;
 
 pub use anvil::{anvil_binary, anvil_funded_key, Anvil, ANVIL_FIRST_SECRET};
 pub use attestation::{
@@ -29,3 +31,7 @@ pub use batch::{
 pub use client::{set_balance_dev, PostedBatch, RollupClient, Sequencer};
 pub use contract::TandemRollup;
 pub use error::{BatchError, L1Error};
+pub use poster::{
+    AttestationMessage, AttestationRejected, PostJob, Poster, PosterConfig,
+    ATTESTATION_WINDOW_BATCHES,
+};
