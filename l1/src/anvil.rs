@@ -48,12 +48,18 @@ pub fn anvil_binary() -> Result<PathBuf, L1Error> {
 impl Anvil {
     /// Starts anvil on a free loopback port and waits (up to 30 s) until it listens.
     pub fn start() -> Result<Anvil, L1Error> {
+        Anvil::start_with(&[])
+    }
+
+    /// Starts anvil with extra command-line arguments (`--no-mining`, `--block-time 1`, …).
+    pub fn start_with(args: &[&str]) -> Result<Anvil, L1Error> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map_err(|error| L1Error::Invalid(format!("no free port: {error}")))?
             .port();
         let child = Command::new(anvil_binary()?)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

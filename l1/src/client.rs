@@ -13,6 +13,8 @@ use crate::error::L1Error;
 
 /// How long a sent transaction may take to be mined before the client gives up waiting.
 const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often a sent batch transaction's receipt is asked for.
+const RECEIPT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A sequencer as the contract knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,11 +40,66 @@ pub struct PostedBatch {
     pub l1_block: u64,
 }
 
+/// A `BatchCommitted` event: what the contract recorded of a batch, and where on L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommittedEvent {
+    /// The batch index.
+    pub index: u64,
+    /// Its first L2 height.
+    pub first_height: u64,
+    /// Its last L2 height.
+    pub last_height: u64,
+    /// The state root after its last height.
+    pub state_root: Hash,
+    /// The L1 transaction that posted it.
+    pub l1_tx_hash: [u8; 32],
+    /// The L1 block that holds it.
+    pub l1_block: u64,
+    /// The account that sent it.
+    pub poster: L1Address,
+}
+
+/// How a batch transaction is sent and, while it is not mined, sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendPolicy {
+    /// How long one fee level may wait to be mined before the same transaction (same nonce)
+    /// is sent again with higher fees.
+    pub resubmit_after: std::time::Duration,
+    /// How many times the fees are raised before the attempt is given up.
+    pub fee_bumps: u32,
+    /// By how much each raise multiplies the fees, in percent (at least the 10% nodes require
+    /// of a replacement).
+    pub bump_percent: u32,
+}
+
+impl Default for SendPolicy {
+    fn default() -> SendPolicy {
+        SendPolicy {
+            resubmit_after: std::time::Duration::from_secs(12),
+            fee_bumps: 3,
+            bump_percent: 25,
+        }
+    }
+}
+
+/// A mined batch transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SentBatch {
+    /// Its hash (of the fee level that was mined).
+    pub l1_tx_hash: [u8; 32],
+    /// Its block.
+    pub l1_block: u64,
+    /// Gas it used.
+    pub gas_used: u64,
+}
+
 /// A connection to the rollup contract.
 #[derive(Clone, Debug)]
 pub struct RollupClient {
     provider: DynProvider,
     contract: EthAddress,
+    /// The account that pays, when connected with a key.
+    sender: Option<EthAddress>,
 }
 
 fn rpc(error: impl std::fmt::Display) -> L1Error {
@@ -86,6 +143,18 @@ pub async fn set_balance_dev(url: &str, address: L1Address, wei: u128) -> Result
         .map_err(rpc)
 }
 
+/// Mines one block on a development chain (anvil's `evm_mine`). Refused by any real chain.
+pub async fn mine_block_dev(url: &str) -> Result<(), L1Error> {
+    let url =
+        url.parse().map_err(|error| L1Error::Invalid(format!("L1 RPC URL {url}: {error}")))?;
+    let provider: alloy::providers::RootProvider = ProviderBuilder::default().connect_http(url);
+    provider
+        .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+        .await
+        .map(|_| ())
+        .map_err(rpc)
+}
+
 impl RollupClient {
     /// Deploys a new contract for `sequencers` (in rotation order) and the genesis state root,
     /// paid by `key`.
@@ -103,7 +172,8 @@ impl RollupClient {
         let contract = TandemRollup::deploy(provider.clone(), addresses, weights, root)
             .await
             .map_err(refusal)?;
-        Ok(RollupClient { contract: *contract.address(), provider })
+        let sender = Some(EthAddress::from(key.address().0));
+        Ok(RollupClient { contract: *contract.address(), provider, sender })
     }
 
     /// Connects to the contract at `contract`; fails if no code is there.
@@ -118,7 +188,11 @@ impl RollupClient {
         if code.is_empty() {
             return Err(L1Error::NoContract(address.to_string()));
         }
-        Ok(RollupClient { provider, contract: address })
+        Ok(RollupClient {
+            provider,
+            contract: address,
+            sender: Some(EthAddress::from(key.address().0)),
+        })
     }
 
     /// Connects without a key, for reading only (auditing); fails if no code is there.
@@ -134,7 +208,7 @@ impl RollupClient {
         if code.is_empty() {
             return Err(L1Error::NoContract(address.to_string()));
         }
-        Ok(RollupClient { provider, contract: address })
+        Ok(RollupClient { provider, contract: address, sender: None })
     }
 
     fn instance(&self) -> TandemRollup::TandemRollupInstance<DynProvider> {
@@ -174,6 +248,134 @@ impl RollupClient {
         let header = TandemRollup::BatchHeader::from(&batch.header);
         let digest = self.instance().batchDigest(header).call().await.map_err(refusal)?;
         Ok(digest.0)
+    }
+
+    /// The L1's latest block number.
+    pub async fn block_number(&self) -> Result<u64, L1Error> {
+        self.provider.get_block_number().await.map_err(rpc)
+    }
+
+    /// The `BatchCommitted` events of L1 blocks `from_block..=to_block`, in index order.
+    pub async fn committed_events(
+        &self,
+        from_block: u64,
+        to_block: u64,
+    ) -> Result<Vec<CommittedEvent>, L1Error> {
+        let events = self
+            .instance()
+            .BatchCommitted_filter()
+            .from_block(from_block)
+            .to_block(to_block)
+            .query()
+            .await
+            .map_err(refusal)?;
+        let mut committed = Vec::with_capacity(events.len());
+        for (event, log) in events {
+            let (Some(tx_hash), Some(l1_block)) = (log.transaction_hash, log.block_number) else {
+                return Err(L1Error::Rpc("a BatchCommitted log without its transaction".into()));
+            };
+            committed.push(CommittedEvent {
+                index: event.index,
+                first_height: event.firstHeight,
+                last_height: event.lastHeight,
+                state_root: Hash(event.stateRoot.0),
+                l1_tx_hash: tx_hash.0,
+                l1_block,
+                poster: L1Address(event.poster.0 .0),
+            });
+        }
+        committed.sort_by_key(|event| event.index);
+        Ok(committed)
+    }
+
+    /// Whether the paying account has transactions sent but not mined: its pending nonce is
+    /// above its mined one. A poster that restarts waits for those instead of sending again.
+    pub async fn has_unmined_transactions(&self) -> Result<bool, L1Error> {
+        let sender = self.sender()?;
+        let mined = self.provider.get_transaction_count(sender).latest().await.map_err(rpc)?;
+        let pending = self.provider.get_transaction_count(sender).pending().await.map_err(rpc)?;
+        Ok(pending > mined)
+    }
+
+    fn sender(&self) -> Result<EthAddress, L1Error> {
+        self.sender.ok_or_else(|| L1Error::Invalid("a read-only client cannot send".into()))
+    }
+
+    /// Sends `batch` with `signatures` (ascending signers) and waits until it is mined. While
+    /// it is not, the same transaction (same nonce, so at most one of them can be mined) is
+    /// sent again with fees raised by `policy`. A refusal by the contract (at estimation, so
+    /// nothing is spent) comes back as [`L1Error::Refused`].
+    pub async fn send_batch(
+        &self,
+        batch: &Batch,
+        signatures: &[[u8; 65]],
+        policy: &SendPolicy,
+    ) -> Result<SentBatch, L1Error> {
+        let sender = self.sender()?;
+        let header = TandemRollup::BatchHeader::from(&batch.header);
+        let signatures: Vec<Bytes> = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
+        let contract = self.instance();
+        let call = contract.submitBatch(header, Bytes::from(batch.data.clone()), signatures);
+        let gas = call.estimate_gas().await.map_err(refusal)?;
+        let nonce = self.provider.get_transaction_count(sender).latest().await.map_err(rpc)?;
+        let fees = self.provider.estimate_eip1559_fees().await.map_err(rpc)?;
+        let (mut max_fee, mut tip) = (fees.max_fee_per_gas, fees.max_priority_fee_per_gas);
+        let mut sent: Vec<B256> = Vec::new();
+        for attempt in 0..=policy.fee_bumps {
+            if attempt > 0 {
+                let raise =
+                    |fee: u128| fee.saturating_mul(100 + u128::from(policy.bump_percent)) / 100 + 1;
+                (max_fee, tip) = (raise(max_fee), raise(tip));
+            }
+            let sending = call
+                .clone()
+                .from(sender)
+                .nonce(nonce)
+                .gas(gas.saturating_mul(6) / 5)
+                .max_fee_per_gas(max_fee)
+                .max_priority_fee_per_gas(tip)
+                .send()
+                .await;
+            match sending {
+                Ok(pending) => sent.push(*pending.tx_hash()),
+                // An earlier fee level may have been mined meanwhile (the nonce is then used);
+                // its receipt is looked for below.
+                Err(error) if !sent.is_empty() => {
+                    tracing::debug!(%error, attempt, "l1.resend refused");
+                }
+                Err(error) => return Err(refusal(error)),
+            }
+            let deadline = tokio::time::Instant::now() + policy.resubmit_after;
+            while tokio::time::Instant::now() < deadline {
+                if let Some(mined) = self.first_receipt(&sent).await? {
+                    return Ok(mined);
+                }
+                tokio::time::sleep(RECEIPT_POLL).await;
+            }
+        }
+        Err(L1Error::Rpc(format!(
+            "batch {} not mined after {} fee raises",
+            batch.header.index, policy.fee_bumps
+        )))
+    }
+
+    /// The receipt of whichever of `hashes` was mined, if one was; a reverted one is an error.
+    async fn first_receipt(&self, hashes: &[B256]) -> Result<Option<SentBatch>, L1Error> {
+        for hash in hashes {
+            let Some(receipt) = self.provider.get_transaction_receipt(*hash).await.map_err(rpc)?
+            else {
+                continue;
+            };
+            if !receipt.status() {
+                return Err(L1Error::Rpc(format!("the batch transaction {hash} reverted")));
+            }
+            return Ok(Some(SentBatch {
+                l1_tx_hash: hash.0,
+                l1_block: receipt.block_number.unwrap_or_default(),
+                gas_used: receipt.gas_used,
+            }));
+        }
+        Ok(None)
     }
 
     /// Every committed batch, in index order, as posted: header, data and signatures, read from

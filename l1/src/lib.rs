@@ -28,7 +28,10 @@ pub use batch::{
     batch_heights, batch_of_height, decode_batch_data, encode_batch_data, keccak256, Batch,
     BatchHeader,
 };
-pub use client::{set_balance_dev, PostedBatch, RollupClient, Sequencer};
+pub use client::{
+    mine_block_dev, set_balance_dev, CommittedEvent, PostedBatch, RollupClient, SendPolicy,
+    SentBatch, Sequencer,
+};
 pub use contract::TandemRollup;
 pub use error::{BatchError, L1Error};
 pub use poster::{
