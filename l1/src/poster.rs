@@ -118,6 +118,10 @@ struct Retry {
     delay_ms: u64,
 }
 
+/// Verified attestations of one batch by signer's position: the digest signed and the
+/// signature.
+type Signatures = BTreeMap<usize, ([u8; 32], [u8; 65])>;
+
 /// The poster's state.
 #[derive(Debug)]
 pub struct Poster {
@@ -126,8 +130,8 @@ pub struct Poster {
     /// The index the contract expects next, and when this node first saw it.
     l1_next: Option<(u64, u64)>,
     batches: BTreeMap<u64, SignedBatch>,
-    /// Verified attestations by batch, then by signer's position: the digest and signature.
-    attestations: BTreeMap<u64, BTreeMap<usize, ([u8; 32], [u8; 65])>>,
+    /// Verified attestations by batch.
+    attestations: BTreeMap<u64, Signatures>,
     retry: Option<Retry>,
 }
 
