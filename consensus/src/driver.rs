@@ -56,6 +56,8 @@ pub struct ValidatorIo<T> {
     pub new_transactions: Arc<Notify>,
     /// Where messages of the mempool channel go; they are dropped if this is `None` or full.
     pub mempool_messages: Option<mpsc::Sender<(Address, Bytes)>>,
+    /// Where messages of the L1 channel (attestations) go; dropped if `None` or full.
+    pub l1_messages: Option<mpsc::Sender<(Address, Bytes)>>,
     /// Receives the validator's status whenever it changes.
     pub status: Option<watch::Sender<ConsensusStatus>>,
 }
@@ -77,6 +79,7 @@ impl<T> ValidatorIo<T> {
             wal,
             new_transactions: Arc::new(Notify::new()),
             mempool_messages: None,
+            l1_messages: None,
             status: None,
         }
     }
@@ -112,6 +115,7 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
         mut wal,
         new_transactions,
         mempool_messages,
+        l1_messages,
         status,
     } = io;
     let entries = wal.entries().map_err(|error| Fatal(format!("write-ahead log: {error}")))?;
@@ -151,6 +155,14 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
                         if let Some(mempool) = &mempool_messages {
                             // A full mempool queue drops gossip rather than stall consensus.
                             let _ = mempool.try_send((peer, payload));
+                        }
+                        continue;
+                    }
+                    Channel::L1 => {
+                        if let Some(l1) = &l1_messages {
+                            // Attestations are gossiped again until their batch lands, so a
+                            // full queue may drop one.
+                            let _ = l1.try_send((peer, payload));
                         }
                         continue;
                     }

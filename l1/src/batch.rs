@@ -2,9 +2,9 @@
 
 use std::ops::RangeInclusive;
 
-use tandem_types::{decode, encode, Block, CommitCertificate, DecodeError, Hash};
+use tandem_types::{decode, encode, Block, CommitCertificate, DecodeError, Hash, ValidatorSet};
 
-use crate::error::BatchError;
+use crate::error::{BatchError, ProposalRejected};
 
 /// keccak-256, the L1's hash (batch data hashes and EIP-712 digests; the L2 uses SHA-256).
 pub fn keccak256(bytes: &[u8]) -> [u8; 32] {
@@ -22,8 +22,8 @@ pub fn batch_of_height(height: u64, batch_blocks: u64) -> u64 {
     height.saturating_sub(1) / batch_blocks.max(1)
 }
 
-/// The header of a batch, as the contract's `BatchHeader`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The header of a batch, as the contract's `BatchHeader` (Borsh between validators).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct BatchHeader {
     /// Batch index, from 0.
     pub index: u64,
@@ -87,6 +87,56 @@ impl Batch {
         };
         Ok(Batch { header, data })
     }
+}
+
+/// Checks a proposed batch against this node's own `blocks` of its heights: every certificate
+/// must prove its block under `validators` (on chain `chain_id`), and the header must be
+/// exactly the header of these blocks with these certificates after `prev_state_root`. Returns
+/// the batch (header and data) to sign.
+pub fn check_proposal(
+    header: &BatchHeader,
+    certificates: Vec<CommitCertificate>,
+    blocks: Vec<Block>,
+    prev_state_root: Hash,
+    chain: (u64, &ValidatorSet),
+    batch_blocks: u64,
+) -> Result<Batch, ProposalRejected> {
+    let (chain_id, validators) = chain;
+    let heights = batch_heights(header.index, batch_blocks);
+    if (header.first_height, header.last_height) != (*heights.start(), *heights.end()) {
+        return Err(ProposalRejected::WrongHeights {
+            index: header.index,
+            first: header.first_height,
+            last: header.last_height,
+        });
+    }
+    if certificates.len() != blocks.len() || blocks.len() as u64 != batch_blocks {
+        return Err(ProposalRejected::CertificateCount {
+            certificates: certificates.len(),
+            blocks: blocks.len(),
+        });
+    }
+    let mut pairs = Vec::with_capacity(blocks.len());
+    for (block, certificate) in blocks.into_iter().zip(certificates) {
+        let height = block.header.height;
+        certificate
+            .verify(chain_id, height, &block.hash(), validators)
+            .map_err(|error| ProposalRejected::Certificate { height, error })?;
+        pairs.push((block, certificate));
+    }
+    let batch = Batch::build(header.index, batch_blocks, prev_state_root, &pairs)
+        .map_err(ProposalRejected::Blocks)?;
+    let ours = &batch.header;
+    let differs = [
+        ("prev_state_root", ours.prev_state_root != header.prev_state_root),
+        ("state_root", ours.state_root != header.state_root),
+        ("last_block_hash", ours.last_block_hash != header.last_block_hash),
+        ("data_hash", ours.data_hash != header.data_hash),
+    ];
+    if let Some((field, _)) = differs.iter().find(|(_, differs)| *differs) {
+        return Err(ProposalRejected::HeaderMismatch { index: header.index, field });
+    }
+    Ok(batch)
 }
 
 /// The batch data: `borsh(Vec<(Block, CommitCertificate)>)`.
@@ -182,6 +232,100 @@ mod tests {
         let too_many: Vec<_> = (11..=16).map(block).collect();
         assert!(Batch::build(2, 5, Hash::ZERO, &too_many).is_err());
         assert_eq!(Batch::build(2, 5, Hash::ZERO, &[]), Err(BatchError::Empty));
+    }
+
+    /// Five blocks at heights 11..=15 and four validators' keys; certificates signed by the
+    /// validators in `signers`.
+    fn signed_chain(signers: &[usize]) -> (Vec<Block>, Vec<CommitCertificate>, ValidatorSet) {
+        use tandem_types::{CommitSignature, GenesisValidator, L1Address, SecretKey};
+        let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed(&[i; 32])).collect();
+        let validators = ValidatorSet::new(
+            keys.iter()
+                .map(|key| GenesisValidator {
+                    address: key.address(),
+                    l1_address: L1Address([1; 20]),
+                    power: 1,
+                })
+                .collect(),
+        )
+        .expect("validators");
+        let (blocks, _): (Vec<Block>, Vec<_>) = (11..=15).map(block).unzip();
+        let certificates = blocks
+            .iter()
+            .map(|block| {
+                let mut certificate = CommitCertificate {
+                    height: block.header.height,
+                    round: 0,
+                    block_hash: block.hash(),
+                    signatures: Vec::new(),
+                };
+                certificate.signatures = signers
+                    .iter()
+                    .map(|&signer| CommitSignature {
+                        validator: keys[signer].address(),
+                        signature: certificate
+                            .precommit(1, keys[signer].address())
+                            .sign(&keys[signer]),
+                    })
+                    .collect();
+                certificate
+            })
+            .collect();
+        (blocks, certificates, validators)
+    }
+
+    #[test]
+    fn a_proposal_is_signed_only_if_it_is_this_nodes_blocks_with_valid_certificates() {
+        let (blocks, theirs, validators) = signed_chain(&[0, 1, 3]);
+        let (_, ours, _) = signed_chain(&[0, 1, 2]);
+        let pairs: Vec<_> = blocks.iter().cloned().zip(theirs.clone()).collect();
+        let proposed = Batch::build(2, 5, Hash([9; 32]), &pairs).expect("batch");
+        let check = |header: &BatchHeader, certificates: Vec<CommitCertificate>| {
+            check_proposal(header, certificates, blocks.clone(), Hash([9; 32]), (1, &validators), 5)
+        };
+        // Other certificates than this node's own, for the same blocks: valid, and signed.
+        assert_eq!(check(&proposed.header, theirs.clone()), Ok(proposed.clone()));
+        let own = Batch::build(
+            2,
+            5,
+            Hash([9; 32]),
+            &blocks.iter().cloned().zip(ours).collect::<Vec<_>>(),
+        );
+        assert_ne!(own.expect("batch").header.data_hash, proposed.header.data_hash);
+
+        let mut wrong_root = proposed.header;
+        wrong_root.state_root = Hash([0xee; 32]);
+        assert_eq!(
+            check(&wrong_root, theirs.clone()),
+            Err(ProposalRejected::HeaderMismatch { index: 2, field: "state_root" })
+        );
+        let mut wrong_data = proposed.header;
+        wrong_data.data_hash[0] ^= 1;
+        assert_eq!(
+            check(&wrong_data, theirs.clone()),
+            Err(ProposalRejected::HeaderMismatch { index: 2, field: "data_hash" })
+        );
+        let mut wrong_heights = proposed.header;
+        wrong_heights.index = 3;
+        assert!(matches!(
+            check(&wrong_heights, theirs.clone()),
+            Err(ProposalRejected::WrongHeights { .. })
+        ));
+        assert!(matches!(
+            check(&proposed.header, theirs[..4].to_vec()),
+            Err(ProposalRejected::CertificateCount { certificates: 4, blocks: 5 })
+        ));
+        let (_, weak, _) = signed_chain(&[0, 1]);
+        assert!(matches!(
+            check(&proposed.header, weak),
+            Err(ProposalRejected::Certificate { height: 11, .. })
+        ));
+        let mut swapped = theirs;
+        swapped.swap(0, 1);
+        assert!(matches!(
+            check(&proposed.header, swapped),
+            Err(ProposalRejected::Certificate { height: 11, .. })
+        ));
     }
 
     #[test]

@@ -22,6 +22,49 @@ pub enum BatchError {
     },
 }
 
+/// Why a validator does not sign a proposed batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalRejected {
+    /// Not the heights of its index.
+    #[error("batch {index} does not hold heights {first}..={last}")]
+    WrongHeights {
+        /// The batch.
+        index: u64,
+        /// The header's first height.
+        first: u64,
+        /// The header's last height.
+        last: u64,
+    },
+    /// Not one certificate per block of the batch.
+    #[error("{certificates} certificates for {blocks} blocks")]
+    CertificateCount {
+        /// Certificates proposed.
+        certificates: usize,
+        /// Blocks of the batch here.
+        blocks: usize,
+    },
+    /// A certificate does not prove this node's block.
+    #[error("height {height}: {error}")]
+    Certificate {
+        /// The height.
+        height: u64,
+        /// Why.
+        error: tandem_types::CertificateError,
+    },
+    /// This node's blocks do not make a batch.
+    #[error(transparent)]
+    Blocks(BatchError),
+    /// The header is not the one of this node's blocks with these certificates. A different
+    /// state root or block hash means the proposer's chain differs from this node's.
+    #[error("batch {index}: the proposed {field} differs from this node's")]
+    HeaderMismatch {
+        /// The batch.
+        index: u64,
+        /// The first field that differs.
+        field: &'static str,
+    },
+}
+
 /// A failure talking to the L1 or a refusal by the contract.
 #[derive(Debug, thiserror::Error)]
 pub enum L1Error {

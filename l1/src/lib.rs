@@ -25,16 +25,16 @@ pub use attestation::{
     attest, batch_digest, quorum_signatures, recover_signer, Attestation, Domain, L1Signer,
 };
 pub use batch::{
-    batch_heights, batch_of_height, decode_batch_data, encode_batch_data, keccak256, Batch,
-    BatchHeader,
+    batch_heights, batch_of_height, check_proposal, decode_batch_data, encode_batch_data,
+    keccak256, Batch, BatchHeader,
 };
 pub use client::{
     mine_block_dev, set_balance_dev, CommittedEvent, PostedBatch, RollupClient, SendPolicy,
     SentBatch, Sequencer,
 };
 pub use contract::TandemRollup;
-pub use error::{BatchError, L1Error};
+pub use error::{BatchError, L1Error, ProposalRejected};
 pub use poster::{
-    AttestationMessage, AttestationRejected, PostJob, Poster, PosterConfig,
-    ATTESTATION_WINDOW_BATCHES,
+    AttestationMessage, AttestationRejected, L1Message, PostJob, Poster, PosterConfig,
+    PROPOSAL_RESEND_MS,
 };

@@ -41,7 +41,7 @@ async fn pair() -> Pair {
         let mut config = NetworkConfig::new(addresses[index]);
         config.peers =
             vec![PeerAddress { key: keys[1 - index].address(), socket: addresses[1 - index] }];
-        config.queue_capacity = [64; 4];
+        config.queue_capacity = [64; 5];
         started.push(
             QuicNetwork::start_on(socket, &keys[index], allowed.clone(), config).expect("start"),
         );

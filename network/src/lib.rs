@@ -28,7 +28,8 @@ pub use endpoint::QuicNetwork;
 pub use frame::FrameError;
 pub use tls::{Identity, PeerSet};
 
-/// A logical channel. Each has its own stream per connection; lower index = higher priority.
+/// A logical channel. Each has its own stream per connection, sent in priority order (see
+/// `priority`): consensus first, mempool gossip last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
     /// Votes and other small consensus messages.
@@ -39,12 +40,15 @@ pub enum Channel {
     Sync = 2,
     /// Mempool gossip.
     Mempool = 3,
+    /// L1 coordination: batch attestations. Small and rare, so ahead of mempool gossip, which
+    /// could otherwise starve it under load.
+    L1 = 4,
 }
 
 impl Channel {
-    /// Every channel, in priority order.
-    pub const ALL: [Channel; 4] =
-        [Channel::Consensus, Channel::Proposal, Channel::Sync, Channel::Mempool];
+    /// Every channel, by wire id.
+    pub const ALL: [Channel; 5] =
+        [Channel::Consensus, Channel::Proposal, Channel::Sync, Channel::Mempool, Channel::L1];
 
     /// The channel with wire id `id`.
     pub fn from_id(id: u8) -> Option<Channel> {
@@ -58,7 +62,13 @@ impl Channel {
 
     /// QUIC stream priority: higher is sent first.
     fn priority(self) -> i32 {
-        Channel::ALL.len() as i32 - self as i32
+        match self {
+            Channel::Consensus => 5,
+            Channel::Proposal => 4,
+            Channel::Sync => 3,
+            Channel::L1 => 2,
+            Channel::Mempool => 1,
+        }
     }
 }
 
@@ -80,12 +90,12 @@ pub struct NetworkConfig {
     /// accepts, so that two nodes never hold two connections.
     pub peers: Vec<PeerAddress>,
     /// Largest frame per channel, bytes, in [`Channel::ALL`] order.
-    pub frame_bytes_max: [u32; 4],
+    pub frame_bytes_max: [u32; 5],
     /// Messages queued per peer and channel before new ones are dropped, in
     /// [`Channel::ALL`] order. Channels with large messages queue fewer, so that a slow peer
     /// costs bounded memory: proposals and sync responses are megabytes, gossip batches tens
     /// of kilobytes.
-    pub queue_capacity: [usize; 4],
+    pub queue_capacity: [usize; 5],
     /// Events buffered for the application before the receiving side waits.
     pub event_capacity: usize,
     /// First delay before re-dialing a lost peer; doubles up to `dial_backoff_max`.
@@ -102,8 +112,8 @@ impl NetworkConfig {
         NetworkConfig {
             listen,
             peers: Vec::new(),
-            frame_bytes_max: [64 << 10, 32 << 20, 64 << 20, 4 << 20],
-            queue_capacity: [1024, 16, 16, 64],
+            frame_bytes_max: [64 << 10, 32 << 20, 64 << 20, 4 << 20, 64 << 10],
+            queue_capacity: [1024, 16, 16, 64, 256],
             event_capacity: 4096,
             dial_backoff_min: Duration::from_millis(50),
             dial_backoff_max: Duration::from_secs(2),
