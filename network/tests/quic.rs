@@ -147,7 +147,7 @@ async fn assert_violation_disconnects(write: &[u8]) {
     // Node 1 is started with no peers, so the raw client below is its only connection.
     let allowed = PeerSet::new(keys.iter().map(SecretKey::address));
     let mut config = NetworkConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.frame_bytes_max = [1024; 4];
+    config.frame_bytes_max = [1024; 5];
     let (network, mut events) =
         QuicNetwork::start(&keys[0], allowed.clone(), config).expect("start");
     let client = Identity::new(&keys[1]).expect("identity");
@@ -233,7 +233,7 @@ async fn a_restarted_peer_is_reconnected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_are_refused_when_they_cannot_be_queued() {
     let keys: Vec<SecretKey> = (0..2).map(key).collect();
-    let nodes = mesh(&keys, |config| config.frame_bytes_max = [100, 100, 100, 100]);
+    let nodes = mesh(&keys, |config| config.frame_bytes_max = [100; 5]);
     let network = &nodes[0].network;
     let stranger = key(50).address();
     assert_eq!(
