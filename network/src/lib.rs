@@ -112,7 +112,7 @@ impl NetworkConfig {
         NetworkConfig {
             listen,
             peers: Vec::new(),
-            frame_bytes_max: [64 << 10, 32 << 20, 64 << 20, 4 << 20, 64 << 10],
+            frame_bytes_max: [64 << 10, 32 << 20, 64 << 20, 4 << 20, 4 << 20],
             queue_capacity: [1024, 16, 16, 64, 256],
             event_capacity: 4096,
             dial_backoff_min: Duration::from_millis(50),
