@@ -425,6 +425,21 @@ cmd_up() {
   fi
   echo "${BASH_REMATCH[1]}" >"$l1_dir/contract"
   msg "rollup contract at ${BASH_REMATCH[1]}"
+  # Every node posts to and watches the contract. Testnet timings: anvil makes a block every
+  # second, so a batch counts as settled two blocks on, and each validator's turn is 5 s.
+  for ((i = 0; i < n; i++)); do
+    cat >>"$(node_home "$i")/config.toml" <<EOF
+
+[l1]
+rpc_url = "$(l1_url)"
+chain_id = 31337
+contract = "${BASH_REMATCH[1]}"
+post_turn_ms = 5000
+poll_interval_ms = 1000
+settle_blocks = 2
+resubmit_after_ms = 4000
+EOF
+  done
   # ---------------------------------------------------------------------------------------------
 
   for ((i = 0; i < n; i++)); do

@@ -27,6 +27,8 @@ pub struct Anvil {
     child: Child,
     /// Its JSON-RPC URL.
     pub url: String,
+    /// Its port.
+    pub port: u16,
 }
 
 /// The anvil binary: `TANDEM_ANVIL`, or `.tools/` of the repository.
@@ -57,6 +59,11 @@ impl Anvil {
             .and_then(|listener| listener.local_addr())
             .map_err(|error| L1Error::Invalid(format!("no free port: {error}")))?
             .port();
+        Anvil::start_on(port, args)
+    }
+
+    /// Starts anvil on `port` with extra arguments (to restart one on its saved `--state`).
+    pub fn start_on(port: u16, args: &[&str]) -> Result<Anvil, L1Error> {
         let child = Command::new(anvil_binary()?)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(args)
@@ -65,7 +72,7 @@ impl Anvil {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|error| L1Error::Invalid(format!("starting anvil: {error}")))?;
-        let anvil = Anvil { child, url: format!("http://127.0.0.1:{port}") };
+        let anvil = Anvil { child, url: format!("http://127.0.0.1:{port}"), port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -74,6 +81,19 @@ impl Anvil {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(anvil)
+    }
+
+    /// Stops anvil with SIGTERM (with `--state` it saves its state then) and waits for it.
+    pub fn terminate(mut self) -> Result<(), L1Error> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        if !sent.is_ok_and(|status| status.success()) {
+            return Err(L1Error::Invalid(format!("could not signal anvil (pid {pid})")));
+        }
+        self.child
+            .wait()
+            .map_err(|error| L1Error::Invalid(format!("waiting for anvil: {error}")))?;
+        Ok(())
     }
 }
 

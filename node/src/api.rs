@@ -2,7 +2,9 @@
 //! the CLI's client so that both read and write exactly the same fields.
 
 use serde::{Deserialize, Serialize};
-use tandem_types::{Account, AccountProof, Address, BlockHeader, CommitCertificate, Hash};
+use tandem_types::{
+    Account, AccountProof, Address, BlockHeader, CommitCertificate, Hash, L1Address,
+};
 
 /// Method names.
 pub mod methods {
@@ -190,6 +192,44 @@ pub struct NodeStatus {
     pub sync: SyncStatus,
     /// The pool.
     pub mempool: MempoolStatus,
-    /// The L1 state: `null` until the node posts to an L1.
-    pub l1: Option<serde_json::Value>,
+    /// The L1 state: `null` when the node has no `[l1]` configuration.
+    pub l1: Option<L1Status>,
+}
+
+/// `tandem_status`'s `l1` object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1Status {
+    /// The rollup contract.
+    pub contract: L1Address,
+    /// Whether the last request to the L1 succeeded.
+    pub connected: bool,
+    /// The last L1 failure, while requests fail.
+    pub error: Option<String>,
+    /// The L1's latest block, as last read.
+    pub l1_block: Option<u64>,
+    /// The batch index the contract expects next.
+    pub next_batch_index: Option<u64>,
+    /// The last batch on L1.
+    pub last_posted: Option<PostedBatchStatus>,
+    /// Heights decided here and not yet on L1.
+    pub lag_blocks: u64,
+    /// L2 time between this node's head and the last height on L1, seconds.
+    pub lag_seconds: u64,
+}
+
+/// A batch as `tandem_status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostedBatchStatus {
+    /// The batch index.
+    pub batch: u64,
+    /// Its first height.
+    pub first_height: u64,
+    /// Its last height.
+    pub last_height: u64,
+    /// The L1 block holding it.
+    pub l1_block: u64,
+    /// The L1 transaction that posted it.
+    pub l1_tx_hash: String,
+    /// Whether that L1 block has `settle_blocks` blocks on top.
+    pub settled: bool,
 }

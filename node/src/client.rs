@@ -189,5 +189,30 @@ pub async fn status(rpc: &str, json: bool) -> anyhow::Result<()> {
         status.mempool.txs,
         status.mempool.bytes,
     );
+    println!("{}", l1_line(status.l1.as_ref()));
     Ok(())
+}
+
+/// The L1 part of `tandem status`.
+fn l1_line(l1: Option<&crate::api::L1Status>) -> String {
+    let Some(l1) = l1 else { return "l1 not configured".into() };
+    let connection = match (&l1.error, l1.connected) {
+        (Some(error), false) => format!("unreachable ({error})"),
+        _ => format!("block {}", l1.l1_block.map_or("?".into(), |block| block.to_string())),
+    };
+    let posted = match &l1.last_posted {
+        Some(posted) => format!(
+            "last batch {} (heights {}..={}) in L1 block {}{}",
+            posted.batch,
+            posted.first_height,
+            posted.last_height,
+            posted.l1_block,
+            if posted.settled { ", settled" } else { "" }
+        ),
+        None => "no batch posted yet".into(),
+    };
+    format!(
+        "l1 contract {:?} {connection}\n{posted}; lag {} blocks, {} s",
+        l1.contract, l1.lag_blocks, l1.lag_seconds
+    )
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tandem_consensus::{ConsensusConfig, EmptyBlocks};
 use tandem_mempool::MempoolConfig;
-use tandem_types::Address;
+use tandem_types::{Address, L1Address};
 
 /// The whole file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,59 @@ pub struct Config {
     pub mempool: MempoolSection,
     /// Logging.
     pub log: LogSection,
+    /// The L1 rollup contract this node posts to and watches; without it the node runs
+    /// without L1 (transactions stop at `finalized`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Section>,
+}
+
+/// `[l1]`: the rollup contract on the L1. `rpc_url`, `chain_id` and `contract` are required;
+/// the rest have defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L1Section {
+    /// Ethereum JSON-RPC endpoint, `http://` or `https://`.
+    pub rpc_url: String,
+    /// The chain id the endpoint must report (signatures are valid on that chain only).
+    pub chain_id: u64,
+    /// The rollup contract's address.
+    pub contract: L1Address,
+    /// How long each validator in turn has to get a batch on L1 before the next one posts
+    /// it. Default 10000.
+    #[serde(default = "defaults::post_turn_ms")]
+    pub post_turn_ms: u64,
+    /// How often the contract and its events are read. Default 1000.
+    #[serde(default = "defaults::poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// L1 blocks on top of a batch's block before its transactions count as `settled`.
+    /// Default 12.
+    #[serde(default = "defaults::settle_blocks")]
+    pub settle_blocks: u64,
+    /// How long a batch transaction may wait unmined before it is sent again with higher
+    /// fees. Default 12000.
+    #[serde(default = "defaults::resubmit_after_ms")]
+    pub resubmit_after_ms: u64,
+    /// Fee raises (25% each) before an attempt is given up and retried later. Default 3.
+    #[serde(default = "defaults::fee_bumps")]
+    pub fee_bumps: u32,
+}
+
+mod defaults {
+    pub fn post_turn_ms() -> u64 {
+        10_000
+    }
+    pub fn poll_interval_ms() -> u64 {
+        1_000
+    }
+    pub fn settle_blocks() -> u64 {
+        12
+    }
+    pub fn resubmit_after_ms() -> u64 {
+        12_000
+    }
+    pub fn fee_bumps() -> u32 {
+        3
+    }
 }
 
 /// `[node]`: where things are.
@@ -245,6 +298,41 @@ impl Default for LogSection {
     }
 }
 
+impl L1Section {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting: &str, reason: &str| {
+            Err(ConfigError::Invalid { setting: format!("l1.{setting}"), reason: reason.into() })
+        };
+        let scheme_ok = self.rpc_url.starts_with("http://") || self.rpc_url.starts_with("https://");
+        let has_host = self.rpc_url.parse::<hyper::Uri>().is_ok_and(|uri| uri.host().is_some());
+        if !scheme_ok || !has_host {
+            return invalid("rpc_url", "must be an http:// or https:// URL");
+        }
+        if self.chain_id == 0 {
+            return invalid("chain_id", "must be the L1's chain id (31337 for anvil)");
+        }
+        if self.contract == L1Address::default() {
+            return invalid("contract", "must be the rollup contract's address");
+        }
+        for (setting, value, min, max) in [
+            ("post_turn_ms", self.post_turn_ms, 1_000, 600_000),
+            ("poll_interval_ms", self.poll_interval_ms, 100, 60_000),
+            ("resubmit_after_ms", self.resubmit_after_ms, 1_000, 600_000),
+        ] {
+            if !(min..=max).contains(&value) {
+                return invalid(setting, &format!("must be between {min} and {max} milliseconds"));
+            }
+        }
+        if self.settle_blocks > 10_000 {
+            return invalid("settle_blocks", "must be at most 10000");
+        }
+        if self.fee_bumps > 20 {
+            return invalid("fee_bumps", "must be at most 20");
+        }
+        Ok(())
+    }
+}
+
 /// A configuration that cannot be used, naming the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -359,6 +447,9 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a tracing filter (try \"info\" or \"debug\")");
         }
+        if let Some(l1) = &self.l1 {
+            l1.validate()?;
+        }
         Ok(())
     }
 
@@ -455,6 +546,26 @@ mod tests {
         check("[mempool]\ntxs_max = 0\n", "mempool.txs_max");
         check("[mempool]\ngossip_batch_txs_max = 5000\n", "mempool.gossip_batch_txs_max");
         check("[log]\nlevel = \"info,=[\"\n", "log.level");
+        let l1 = |extra: &str| {
+            format!(
+                "[l1]\nrpc_url = \"http://127.0.0.1:8545\"\nchain_id = 31337\n\
+                 contract = \"0x{}\"\n{extra}",
+                "12".repeat(20)
+            )
+        };
+        let with_l1 = Config::parse(&l1("")).expect("parses");
+        with_l1.validate().expect("valid");
+        assert_eq!(with_l1.l1.as_ref().map(|l1| l1.post_turn_ms), Some(10_000));
+        assert_eq!(Config::parse(&with_l1.to_toml()).expect("reads back"), with_l1);
+        check(&l1("post_turn_ms = 10\n"), "l1.post_turn_ms");
+        check(&l1("poll_interval_ms = 0\n"), "l1.poll_interval_ms");
+        check(&l1("fee_bumps = 100\n"), "l1.fee_bumps");
+        check(&l1("").replace("http://127.0.0.1:8545", "ftp://x"), "l1.rpc_url");
+        check(&l1("").replace("31337", "0"), "l1.chain_id");
+        check(&l1("").replace(&"12".repeat(20), &"00".repeat(20)), "l1.contract");
+        let missing =
+            Config::parse("[l1]\nrpc_url = \"http://127.0.0.1:8545\"\n").expect_err("no chain id");
+        assert!(missing.contains("chain_id"), "{missing}");
         let key = format!("0x{}", "ab".repeat(32));
         check(
             &format!(

@@ -2,11 +2,13 @@
 //!
 //! Owns the node's configuration (TOML, validated), key files, testnet generation, and the
 //! wiring of a running validator: the store and executor, the QUIC transport, consensus on its
-//! own thread, the shared mempool and its gossip, the client JSON-RPC and the metrics server.
-//! In: a home directory (config, keys, genesis), peers' messages, clients' requests. Out:
-//! decided blocks in the store, answers to clients, metrics and logs.
+//! own thread, the shared mempool and its gossip, the client JSON-RPC, the metrics server and
+//! the L1 task. In: a home directory (config, keys, genesis), peers' messages, clients'
+//! requests, the L1. Out: decided blocks in the store, batches on L1, answers to clients,
+//! metrics and logs.
 //!
 //! - [`run`]: `tandem run`, the wiring.
+//! - [`l1`]: the L1 task: batches, proposals and signatures, the rotating poster, the watcher.
 //! - [`pool`]: the mempool shared by RPC, gossip and consensus.
 //! - [`rpc`] and [`api`]: the JSON-RPC server and its JSON shapes.
 //! - [`metrics`]: `/metrics` and `/health`.
@@ -24,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod deploy;
 pub mod keys;
+pub mod l1;
 pub mod metrics;
 pub mod pool;
 pub mod rpc;

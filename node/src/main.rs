@@ -60,6 +60,9 @@ enum Command {
         /// Node i uses ports BASE+i (QUIC), BASE+100+i (RPC) and BASE+200+i (metrics).
         #[arg(long, default_value_t = 26_600)]
         base_port: u16,
+        /// Heights per L1 batch.
+        #[arg(long, default_value_t = testnet::DEFAULT_BATCH_BLOCKS)]
+        batch_blocks: u64,
     },
     /// Runs a validator from its home directory.
     Run {
@@ -230,13 +233,19 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("l1 key {:?}", l1.address());
             Ok(())
         }
-        Command::Testnet { validators, accounts, out, chain_id, base_port } => {
+        Command::Testnet { validators, accounts, out, chain_id, base_port, batch_blocks } => {
             let genesis_time_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .context("the clock is before 1970")?
                 .as_millis() as u64;
-            let plan =
-                testnet::TestnetPlan { validators, accounts, chain_id, base_port, genesis_time_ms };
+            let plan = testnet::TestnetPlan {
+                validators,
+                accounts,
+                chain_id,
+                base_port,
+                genesis_time_ms,
+                batch_blocks,
+            };
             let genesis = testnet::generate(&out, &plan)?;
             println!(
                 "testnet in {}: {} validators, {} accounts, chain id {}, genesis {}",

@@ -44,6 +44,8 @@ pub struct RpcContext {
     pub transport: Arc<dyn Transport>,
     /// Largest accepted transaction, encoded bytes.
     pub tx_bytes_max: usize,
+    /// What the L1 task knows, when the node has an `[l1]` configuration.
+    pub l1: Option<crate::l1::SharedL1View>,
 }
 
 /// Server limits.
@@ -201,6 +203,16 @@ fn transaction(params: &Params, ctx: &RpcContext) -> Result<TransactionStatus, E
         status.status = TxStatus::Finalized;
         status.height = Some(height);
         status.index = Some(index);
+        if let Some(view) = &ctx.l1 {
+            let view = view.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((posted, settled)) =
+                view.batch_holding(height, ctx.genesis.params.batch_blocks)
+            {
+                status.status = if settled { TxStatus::Settled } else { TxStatus::Posted };
+                status.batch = Some(posted.index);
+                status.l1_tx_hash = Some(format!("0x{}", hex::encode(posted.l1_tx_hash)));
+            }
+        }
     } else if let PoolStatus::Removed(removal) = in_pool {
         status.reason = Some(removal.reason().to_string());
     }
@@ -292,7 +304,14 @@ fn status(params: &Params, ctx: &RpcContext) -> Result<NodeStatus, ErrorObjectOw
             best_peer_height: consensus.best_peer_height,
         },
         mempool: MempoolStatus { txs: mempool.txs, bytes: mempool.bytes },
-        l1: None,
+        l1: ctx.l1.as_ref().map(|view| {
+            let view = view.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let timestamp_of = |height: u64| match height {
+                0 => Some(ctx.genesis.genesis_time_ms),
+                _ => ctx.store.block(height).ok().flatten().map(|block| block.header.timestamp_ms),
+            };
+            crate::l1::l1_status(&view, head.height, head.timestamp_ms, timestamp_of)
+        }),
     })
 }
 

@@ -39,6 +39,9 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
 const GOSSIP_QUEUE: usize = 1_024;
 /// Decided headers buffered for each `newHeads` subscriber.
 const HEADS_BUFFER: usize = 1_024;
+/// L1-channel messages from peers waiting for the L1 task; more are dropped (proposals are
+/// sent again).
+const L1_QUEUE: usize = 256;
 
 /// Runs the node in `home` until a termination signal: builds the runtimes and runs [`run`]
 /// on the service runtime.
@@ -122,6 +125,30 @@ pub async fn run(
     io.new_transactions = ready;
     io.mempool_messages = Some(gossip_sender);
     io.status = Some(status_sender);
+    let l1_view = match &config.l1 {
+        Some(settings) => {
+            let (sender, messages) = mpsc::channel(L1_QUEUE);
+            io.l1_messages = Some(sender);
+            let view = crate::l1::SharedL1View::default();
+            let key =
+                tandem_l1::L1Signer::from_secret(&l1_key.secret_bytes()).context("the L1 key")?;
+            tokio::spawn(crate::l1::run_l1(crate::l1::L1Task {
+                settings: settings.clone(),
+                genesis: genesis.clone(),
+                key,
+                store: store.clone(),
+                transport: network.clone(),
+                messages,
+                view: view.clone(),
+                stop: stopped.clone(),
+            }));
+            Some(view)
+        }
+        None => {
+            info!("node.l1 not configured: batches are not posted");
+            None
+        }
+    };
 
     tokio::spawn(run_gossip(
         pool.clone(),
@@ -143,6 +170,7 @@ pub async fn run(
         heads,
         transport: network.clone(),
         tx_bytes_max: config.mempool_config().tx_bytes_max,
+        l1: l1_view,
     };
     let limits = RpcLimits {
         max_request_bytes: config.rpc.max_request_bytes,

@@ -43,16 +43,22 @@ pub struct TestnetPlan {
     pub base_port: u16,
     /// Genesis time, ms since the Unix epoch.
     pub genesis_time_ms: u64,
+    /// Heights per L1 batch.
+    pub batch_blocks: u64,
 }
 
-/// The chain parameters of generated testnets.
-pub fn testnet_params() -> ChainParams {
-    ChainParams { min_fee: 1, block_txs_max: 1_000, block_bytes_max: 4 << 20, batch_blocks: 100 }
+/// Heights per L1 batch in generated testnets, unless asked otherwise.
+pub const DEFAULT_BATCH_BLOCKS: u64 = 100;
+
+/// The chain parameters of generated testnets, with `batch_blocks` heights per L1 batch.
+pub fn testnet_params(batch_blocks: u64) -> ChainParams {
+    ChainParams { min_fee: 1, block_txs_max: 1_000, block_bytes_max: 4 << 20, batch_blocks }
 }
 
 /// Writes a testnet into `out`, which must not exist or be empty.
 pub fn generate(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Genesis> {
     anyhow::ensure!(plan.validators >= 1, "a testnet needs at least one validator");
+    anyhow::ensure!(plan.batch_blocks >= 1, "a batch needs at least one height");
     anyhow::ensure!(plan.accounts >= 1, "a testnet needs at least one funded account");
     let last_port = u32::from(plan.base_port) + 200 + plan.validators as u32;
     anyhow::ensure!(last_port <= u32::from(u16::MAX), "--base-port too high for the ports needed");
@@ -92,7 +98,7 @@ fn testnet_genesis(
     Genesis {
         chain_id: plan.chain_id,
         genesis_time_ms: plan.genesis_time_ms,
-        params: testnet_params(),
+        params: testnet_params(plan.batch_blocks),
         validators: node_keys
             .iter()
             .zip(l1_keys)
@@ -146,6 +152,7 @@ mod tests {
             chain_id: 9,
             base_port: 31_000,
             genesis_time_ms: 1,
+            batch_blocks: DEFAULT_BATCH_BLOCKS,
         };
         let genesis = generate(&out, &plan).expect("generate");
         assert_eq!(genesis.validators.len(), 3);

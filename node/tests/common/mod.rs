@@ -54,11 +54,22 @@ impl Testnet {
     /// Generates a testnet of `validators` nodes with `accounts` funded accounts; `tune`
     /// edits every node's configuration. Nothing runs yet.
     pub fn generate(validators: u16, accounts: u32, tune: impl Fn(&mut Config)) -> Testnet {
+        Testnet::generate_with(validators, accounts, &[], tune)
+    }
+
+    /// [`Testnet::generate`] with more arguments for `tandem testnet` (`--batch-blocks 5`).
+    pub fn generate_with(
+        validators: u16,
+        accounts: u32,
+        extra: &[&str],
+        tune: impl Fn(&mut Config),
+    ) -> Testnet {
         let dir = tempfile::tempdir().expect("tempdir");
         let base_port = free_base_port(validators);
         let status = Command::new(binary())
             .args(["testnet", "--validators", &validators.to_string()])
             .args(["--accounts", &accounts.to_string(), "--base-port", &base_port.to_string()])
+            .args(extra)
             .arg("--out")
             .arg(dir.path().join("net"))
             .stdout(Stdio::null())
@@ -176,6 +187,16 @@ impl Drop for Testnet {
         for child in self.nodes.iter_mut().flatten() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // TANDEM_KEEP_LOGS=DIR keeps the nodes' logs (the testnet's directory is deleted).
+        if let Ok(keep) = std::env::var("TANDEM_KEEP_LOGS") {
+            let _ = std::fs::create_dir_all(&keep);
+            for node in 0..self.nodes.len() {
+                let _ = std::fs::copy(
+                    self.log_path(node),
+                    PathBuf::from(&keep).join(format!("node{node}.log")),
+                );
+            }
         }
     }
 }
