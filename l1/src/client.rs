@@ -143,6 +143,14 @@ pub async fn set_balance_dev(url: &str, address: L1Address, wei: u128) -> Result
         .map_err(rpc)
 }
 
+/// The chain id the endpoint at `url` reports.
+pub async fn l1_chain_id(url: &str) -> Result<u64, L1Error> {
+    let url =
+        url.parse().map_err(|error| L1Error::Invalid(format!("L1 RPC URL {url}: {error}")))?;
+    let provider: alloy::providers::RootProvider = ProviderBuilder::default().connect_http(url);
+    provider.get_chain_id().await.map_err(rpc)
+}
+
 /// Mines one block on a development chain (anvil's `evm_mine`). Refused by any real chain.
 pub async fn mine_block_dev(url: &str) -> Result<(), L1Error> {
     let url =

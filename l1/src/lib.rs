@@ -29,8 +29,8 @@ pub use batch::{
     keccak256, Batch, BatchHeader,
 };
 pub use client::{
-    mine_block_dev, set_balance_dev, CommittedEvent, PostedBatch, RollupClient, SendPolicy,
-    SentBatch, Sequencer,
+    l1_chain_id, mine_block_dev, set_balance_dev, CommittedEvent, PostedBatch, RollupClient,
+    SendPolicy, SentBatch, Sequencer,
 };
 pub use contract::TandemRollup;
 pub use error::{BatchError, L1Error, ProposalRejected};

@@ -139,6 +139,11 @@ pub struct L1Task {
 
 /// Runs the L1 task until the node stops.
 pub async fn run_l1(mut task: L1Task) {
+    {
+        let mut view = task.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        view.contract = task.settings.contract;
+        view.settle_blocks = task.settings.settle_blocks;
+    }
     let Some(client) = connect(&mut task).await else { return };
     let mut service = match Service::new(task, client) {
         Ok(service) => service,
@@ -195,15 +200,15 @@ async fn connect(task: &mut L1Task) -> Option<RollupClient> {
 }
 
 async fn connect_once(settings: &L1Section, key: &L1Signer) -> Result<RollupClient, String> {
-    let client = timed(RollupClient::connect(&settings.rpc_url, key, settings.contract)).await?;
-    let domain = timed(client.domain()).await?;
-    if domain.chain_id != settings.chain_id {
+    // The chain first: on another chain, a contract at the address would be another one.
+    let chain_id = timed(tandem_l1::l1_chain_id(&settings.rpc_url)).await?;
+    if chain_id != settings.chain_id {
         return Err(format!(
-            "the L1 at {} is chain {}, the configuration says {}",
-            settings.rpc_url, domain.chain_id, settings.chain_id
+            "the L1 at {} is chain {chain_id}, the configuration says {}",
+            settings.rpc_url, settings.chain_id
         ));
     }
-    Ok(client)
+    timed(RollupClient::connect(&settings.rpc_url, key, settings.contract)).await
 }
 
 /// One L1 request with [`L1_REQUEST_TIMEOUT`], its failure as text.
@@ -282,11 +287,6 @@ impl Service {
             fee_bumps: task.settings.fee_bumps,
             ..SendPolicy::default()
         };
-        {
-            let mut view = task.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            view.contract = task.settings.contract;
-            view.settle_blocks = task.settings.settle_blocks;
-        }
         Ok(Service {
             batch_blocks: genesis.params.batch_blocks,
             task,

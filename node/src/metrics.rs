@@ -63,6 +63,8 @@ pub struct MetricsSources {
     pub consensus: watch::Receiver<ConsensusStatus>,
     /// When the node started, ms since the Unix epoch.
     pub started_ms: u64,
+    /// What the L1 task knows, when the node has an `[l1]` configuration.
+    pub l1: Option<crate::l1::SharedL1View>,
 }
 
 /// The transport's counters as (name, help, value).
@@ -214,7 +216,40 @@ pub fn render(sources: &MetricsSources) -> String {
         metric(&mut out, &format!("tandem_network_{name}_total"), "counter", help, value);
     }
     render_pool(&mut out, &sources.pool);
+    if let Some(view) = &sources.l1 {
+        let view = view.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        render_l1(&mut out, &view, load(&node.height));
+    }
     out
+}
+
+fn render_l1(out: &mut String, view: &crate::l1::L1View, height: u64) {
+    metric(
+        out,
+        "tandem_l1_connected",
+        "gauge",
+        "1 while L1 requests succeed.",
+        view.connected as u8,
+    );
+    let next = view.next_batch_index.unwrap_or(0);
+    metric(
+        out,
+        "tandem_l1_next_batch_index",
+        "gauge",
+        "Batch index the contract expects next.",
+        next,
+    );
+    let posted_height = view.last_posted().map_or(0, |posted| posted.last_height);
+    metric(out, "tandem_l1_posted_height", "gauge", "Last height committed on L1.", posted_height);
+    let lag = height.saturating_sub(posted_height);
+    metric(out, "tandem_l1_lag_blocks", "gauge", "Heights committed here, not yet on L1.", lag);
+    metric(
+        out,
+        "tandem_l1_root_mismatches_total",
+        "counter",
+        "Posted roots that differ from this node's (never expected).",
+        view.root_mismatches,
+    );
 }
 
 fn render_pool(out: &mut String, pool: &SharedPool) {

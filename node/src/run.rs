@@ -170,7 +170,7 @@ pub async fn run(
         heads,
         transport: network.clone(),
         tx_bytes_max: config.mempool_config().tx_bytes_max,
-        l1: l1_view,
+        l1: l1_view.clone(),
     };
     let limits = RpcLimits {
         max_request_bytes: config.rpc.max_request_bytes,
@@ -185,6 +185,7 @@ pub async fn run(
         pool,
         consensus: status,
         started_ms: now_ms(),
+        l1: l1_view,
     };
     let metrics_address = crate::metrics::start(config.metrics.listen, sources, stopped)
         .await

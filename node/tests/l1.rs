@@ -8,7 +8,9 @@
 //! - the designated poster of the next batch killed: another validator posts that batch;
 //! - the designated poster killed the moment it starts posting: no duplicate, no gap;
 //! - the L1 stopped for 30 s and restarted on its saved state: the nodes keep deciding
-//!   meanwhile, and posting resumes where it was.
+//!   meanwhile, and posting resumes where it was;
+//! - an unreachable L1, another chain id and an address without code: the node keeps deciding
+//!   and `tandem_status` names the failure.
 
 mod common;
 
@@ -216,6 +218,17 @@ async fn batches_land_in_order_through_poster_crashes_and_an_l1_outage() {
     };
     let batch = follow_to_settled(&net, &first).await;
     assert!(batch >= 3, "a new transfer lands in a later batch, not {batch}");
+    let metrics_address = net.metrics_url(2).trim_start_matches("http://").to_string();
+    let (code, metrics) = common::raw_get(&metrics_address, "/metrics");
+    assert_eq!(code, 200);
+    let gauge = |name: &str| -> u64 {
+        let line = metrics.lines().find(|line| line.starts_with(&format!("{name} "))).expect(name);
+        line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).expect("a number")
+    };
+    assert_eq!(gauge("tandem_l1_connected"), 1);
+    assert!(gauge("tandem_l1_next_batch_index") >= 3);
+    assert!(gauge("tandem_l1_posted_height") >= 3 * BATCH_BLOCKS);
+    assert_eq!(gauge("tandem_l1_root_mismatches_total"), 0);
 
     // The designated poster of a batch dies before it could post it: another validator posts
     // it. (Batches post in order, so nobody posts `next + 2` before `next + 1` is on L1; the
@@ -302,4 +315,48 @@ fn audit(url: &str, contract: L1Address, genesis: &Path) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A one-validator chain whose `[l1]` points at `url` with `chain_id` and `contract`: it keeps
+/// deciding, and `tandem_status` names the L1 failure.
+async fn runs_despite_a_bad_l1(url: &str, chain_id: u64, contract: L1Address, expected: &str) {
+    let mut net = Testnet::generate_with(1, 5, &[], |config| {
+        config.consensus.empty_block_interval_ms = 100;
+        config.l1 = Some(L1Section {
+            rpc_url: url.into(),
+            chain_id,
+            contract,
+            post_turn_ms: TURN_MS,
+            poll_interval_ms: 500,
+            settle_blocks: SETTLE_BLOCKS,
+            resubmit_after_ms: 3_000,
+            fee_bumps: 3,
+        });
+    });
+    net.start(0);
+    net.wait_for_height(0, 20, Duration::from_secs(60)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status: NodeStatus =
+            net.client(0).request(methods::STATUS, rpc_params![]).await.expect("status");
+        let l1 = status.l1.expect("the L1 state");
+        assert!(!l1.connected, "{l1:?}");
+        assert_eq!(l1.contract, contract);
+        if l1.error.as_deref().is_some_and(|error| error.contains(expected)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "expected an L1 error with {expected:?}: {l1:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    net.wait_for_height(0, 40, Duration::from_secs(60)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_l1_is_named_and_never_stops_consensus() {
+    let somewhere = L1Address([0x42; 20]);
+    runs_despite_a_bad_l1("http://127.0.0.1:9", 31_337, somewhere, "L1 RPC").await;
+    let anvil = Anvil::start().expect("anvil");
+    runs_despite_a_bad_l1(&anvil.url, 1, somewhere, "is chain 31337, the configuration says 1")
+        .await;
+    runs_despite_a_bad_l1(&anvil.url, 31_337, somewhere, "no contract code").await;
 }

@@ -264,6 +264,21 @@ pub fn reason(error: &jsonrpsee_core::ClientError) -> String {
     }
 }
 
+/// GETs `path` from `address` (`127.0.0.1:port`); the status code and the response body.
+pub fn raw_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("write");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).to_string();
+    let code = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or(String::new(), |(_, body)| body.to_string());
+    (code, body)
+}
+
 /// Posts `body` over a fresh HTTP/1.1 connection; the status code and the response body.
 pub fn raw_post(address: &str, body: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
