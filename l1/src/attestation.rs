@@ -112,8 +112,25 @@ pub fn attest(
     })
 }
 
-/// The address that signed `digest` with `signature`, if it recovers to one.
+/// Half the order of secp256k1, big-endian: the largest `s` of a canonical signature.
+const HALF_ORDER: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+];
+
+/// Whether `signature` has the one encoding the contract accepts: `v` 27 or 28, `s` in the
+/// lower half of the curve order.
+pub fn is_canonical(signature: &[u8; 65]) -> bool {
+    let s: &[u8] = &signature[32..64];
+    matches!(signature[64], 27 | 28) && s <= HALF_ORDER.as_slice()
+}
+
+/// The address that signed `digest` with `signature`, if the signature is canonical (as the
+/// contract wants it) and recovers to one.
 pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Option<L1Address> {
+    if !is_canonical(signature) {
+        return None;
+    }
     let signature = alloy::primitives::Signature::from_raw(signature).ok()?;
     let address = signature.recover_address_from_prehash(&B256::from(*digest)).ok()?;
     Some(L1Address(address.0 .0))
@@ -176,6 +193,40 @@ mod tests {
         assert_ne!(recover_signer(&other_digest, &attestation.signature), Some(key.address()));
         let elsewhere = Domain { chain_id: 1, ..domain };
         assert_ne!(batch_digest(&elsewhere, &header()), digest);
+    }
+
+    #[test]
+    fn only_the_canonical_encoding_recovers() {
+        let key = L1Signer::from_secret(&[7; 32]).expect("key");
+        let domain = Domain { chain_id: 31_337, contract: L1Address([9; 20]) };
+        let signature = attest(&key, &domain, &header()).expect("signs").signature;
+        let digest = batch_digest(&domain, &header());
+        assert!(is_canonical(&signature));
+        // The same signature with v as 0/1: alloy would recover it, the contract refuses it.
+        let mut low_v = signature;
+        low_v[64] -= 27;
+        let lenient = alloy::primitives::Signature::from_raw(&low_v)
+            .expect("parses")
+            .recover_address_from_prehash(&B256::from(digest))
+            .expect("alloy recovers it");
+        assert_eq!(lenient.0 .0, key.address().0, "alloy alone would count it");
+        assert_eq!(recover_signer(&digest, &low_v), None);
+        // Its high-s twin (s' = n - s, v flipped) is just as valid to alloy; refused too.
+        let order: [u8; 32] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c,
+            0xd0, 0x36, 0x41, 0x41,
+        ];
+        let mut high_s = signature;
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let value = i16::from(order[i]) - i16::from(signature[32 + i]) - borrow;
+            borrow = i16::from(value < 0);
+            high_s[32 + i] = value.rem_euclid(256) as u8;
+        }
+        high_s[64] = if signature[64] == 27 { 28 } else { 27 };
+        assert!(!is_canonical(&high_s));
+        assert_eq!(recover_signer(&digest, &high_s), None);
     }
 
     #[test]

@@ -151,6 +151,13 @@ pub async fn l1_chain_id(url: &str) -> Result<u64, L1Error> {
     provider.get_chain_id().await.map_err(rpc)
 }
 
+/// Whether the L1's pool refused a transaction because another one of the key waits at its
+/// nonce with fees it does not beat by enough.
+fn is_replacement_refusal(error: &alloy::contract::Error) -> bool {
+    let text = error.to_string().to_lowercase();
+    text.contains("underpriced") || text.contains("already known")
+}
+
 /// Mines one block on a development chain (anvil's `evm_mine`). Refused by any real chain.
 pub async fn mine_block_dev(url: &str) -> Result<(), L1Error> {
     let url =
@@ -297,7 +304,7 @@ impl RollupClient {
     }
 
     /// Whether the paying account has transactions sent but not mined: its pending nonce is
-    /// above its mined one. A poster that restarts waits for those instead of sending again.
+    /// above its mined one.
     pub async fn has_unmined_transactions(&self) -> Result<bool, L1Error> {
         let sender = self.sender()?;
         let mined = self.provider.get_transaction_count(sender).latest().await.map_err(rpc)?;
@@ -311,8 +318,10 @@ impl RollupClient {
 
     /// Sends `batch` with `signatures` (ascending signers) and waits until it is mined. While
     /// it is not, the same transaction (same nonce, so at most one of them can be mined) is
-    /// sent again with fees raised by `policy`. A refusal by the contract (at estimation, so
-    /// nothing is spent) comes back as [`L1Error::Refused`].
+    /// sent again with fees raised by `policy`; a transaction of this key already waiting at
+    /// that nonce (sent before a restart, say) is replaced the same way. A refusal by the
+    /// contract at estimation comes back as [`L1Error::Refused`]; a batch another poster got
+    /// on L1 while this one waited as [`L1Error::Superseded`].
     pub async fn send_batch(
         &self,
         batch: &Batch,
@@ -320,6 +329,7 @@ impl RollupClient {
         policy: &SendPolicy,
     ) -> Result<SentBatch, L1Error> {
         let sender = self.sender()?;
+        let index = batch.header.index;
         let header = TandemRollup::BatchHeader::from(&batch.header);
         let signatures: Vec<Bytes> = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
         let contract = self.instance();
@@ -331,6 +341,12 @@ impl RollupClient {
         let mut sent: Vec<B256> = Vec::new();
         for attempt in 0..=policy.fee_bumps {
             if attempt > 0 {
+                if self.next_batch_index().await? > index {
+                    if let Some(mined) = self.first_receipt(&sent).await? {
+                        return Ok(mined);
+                    }
+                    return Err(L1Error::Superseded { index });
+                }
                 let raise =
                     |fee: u128| fee.saturating_mul(100 + u128::from(policy.bump_percent)) / 100 + 1;
                 (max_fee, tip) = (raise(max_fee), raise(tip));
@@ -346,10 +362,15 @@ impl RollupClient {
                 .await;
             match sending {
                 Ok(pending) => sent.push(*pending.tx_hash()),
-                // An earlier fee level may have been mined meanwhile (the nonce is then used);
-                // its receipt is looked for below.
-                Err(error) if !sent.is_empty() => {
-                    tracing::debug!(%error, attempt, "l1.resend refused");
+                // Refused by the L1's pool: an earlier fee level may have been mined meanwhile
+                // (the nonce is then used; its receipt is looked for below), or another
+                // transaction of this key waits at this nonce with fees this level does not
+                // beat (the next level will).
+                Err(error) if !sent.is_empty() || is_replacement_refusal(&error) => {
+                    tracing::debug!(%error, attempt, "l1.send refused by the L1's pool");
+                    if sent.is_empty() {
+                        continue;
+                    }
                 }
                 Err(error) => return Err(refusal(error)),
             }
@@ -361,10 +382,7 @@ impl RollupClient {
                 tokio::time::sleep(RECEIPT_POLL).await;
             }
         }
-        Err(L1Error::Rpc(format!(
-            "batch {} not mined after {} fee raises",
-            batch.header.index, policy.fee_bumps
-        )))
+        Err(L1Error::Rpc(format!("batch {index} not mined after {} fee raises", policy.fee_bumps)))
     }
 
     /// The receipt of whichever of `hashes` was mined, if one was; a reverted one is an error.

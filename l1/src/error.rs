@@ -77,6 +77,12 @@ pub enum L1Error {
     /// No contract code at the address.
     #[error("no contract code at {0}")]
     NoContract(String),
+    /// Another poster got this batch on L1 while this one's transaction waited.
+    #[error("batch {index} was posted by another validator first")]
+    Superseded {
+        /// The batch.
+        index: u64,
+    },
     /// The key or an argument is unusable.
     #[error("{0}")]
     Invalid(String),

@@ -12,8 +12,8 @@
 //! postable once this node has built it and the contract expects it next; from that moment
 //! validator `i mod n` proposes (and posts) at once, validator `i + 1 mod n` after one turn,
 //! `i + 2 mod n` after two, and so on around the set, until the contract's next index moves
-//! past `i`. The contract accepts each index once, so a late second poster is refused (at gas
-//! estimation, before anything is spent): never a duplicate, never a gap.
+//! past `i`. The contract accepts each index once, so a late second poster is refused: never a
+//! duplicate, never a gap.
 
 use std::collections::BTreeMap;
 

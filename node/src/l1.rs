@@ -40,6 +40,11 @@ const RECONNECT_MAX: Duration = Duration::from_secs(30);
 const POST_RETRY_MS: u64 = 1_000;
 /// Most L1 blocks asked for in one event query.
 const EVENT_QUERY_BLOCKS: u64 = 10_000;
+/// Most event queries per poll: a long history is read over several polls.
+const EVENT_QUERIES_PER_TICK: u32 = 10;
+/// Most proposals of one peer for one batch this node checks: each costs a certificate check
+/// per height.
+const PROPOSALS_CHECKED_PER_PEER: usize = 3;
 
 /// What the node knows of L1, for `tandem_status` and transaction status.
 #[derive(Clone, Debug, Default)]
@@ -76,7 +81,8 @@ impl L1View {
 
     /// Whether `posted` has `settle_blocks` L1 blocks on top of it.
     pub fn is_settled(&self, posted: &CommittedEvent) -> bool {
-        self.l1_block.is_some_and(|latest| latest >= posted.l1_block + self.settle_blocks)
+        self.l1_block
+            .is_some_and(|latest| latest >= posted.l1_block.saturating_add(self.settle_blocks))
     }
 }
 
@@ -167,10 +173,10 @@ pub async fn run_l1(mut task: L1Task) {
                 service.on_message(peer, &payload).await;
             }
             _ = tick.tick() => service.on_tick().await,
-            result = wait_for(&mut service.sending) => service.on_sent(result),
+            (index, result) = wait_for(&mut service.sending) => service.on_sent(index, result),
         }
     }
-    if let Some(sending) = service.sending.take() {
+    if let Some((_, sending)) = service.sending.take() {
         sending.abort();
     }
 }
@@ -228,19 +234,23 @@ fn publish_error(view: &SharedL1View, failure: String) {
     view.error = Some(failure);
 }
 
-async fn wait_for<T>(handle: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
-    match handle {
-        Some(running) => {
+/// The outcome of the send in flight; pending while there is none.
+async fn wait_for(
+    sending: &mut Option<Sending>,
+) -> (u64, Result<Result<SentBatch, L1Error>, tokio::task::JoinError>) {
+    match sending {
+        Some((index, running)) => {
+            let index = *index;
             let result = running.await;
-            *handle = None;
-            result
+            *sending = None;
+            (index, result)
         }
         None => std::future::pending().await,
     }
 }
 
-/// A batch being sent, and what came of it.
-type Sending = JoinHandle<(u64, Result<SentBatch, L1Error>)>;
+/// The batch being sent, and the task sending it.
+type Sending = (u64, JoinHandle<Result<SentBatch, L1Error>>);
 
 struct Service {
     task: L1Task,
@@ -251,6 +261,8 @@ struct Service {
     /// Signatures this node gave to others' proposals, by batch and digest, to send again when
     /// a proposer asks again.
     given: BTreeMap<u64, BTreeMap<[u8; 32], AttestationMessage>>,
+    /// The proposals checked, by batch and proposer: their digests.
+    checked: BTreeMap<(u64, Address), std::collections::BTreeSet<[u8; 32]>>,
     /// The L1 block up to which events have been read.
     events_read_to: Option<u64>,
     sending: Option<Sending>,
@@ -294,6 +306,7 @@ impl Service {
             poster,
             validators,
             given: BTreeMap::new(),
+            checked: BTreeMap::new(),
             events_read_to: None,
             sending: None,
             policy,
@@ -302,6 +315,10 @@ impl Service {
 
     fn view(&self) -> std::sync::RwLockWriteGuard<'_, L1View> {
         self.task.view.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn is_validator(&self, peer: &Address) -> bool {
+        self.task.genesis.validators.iter().any(|validator| validator.address == *peer)
     }
 
     /// Reads the L1, builds and proposes the next batch when it can, and posts in its turn.
@@ -325,32 +342,51 @@ impl Service {
     async fn read_l1(&mut self) -> Result<(), String> {
         let next = timed(self.client.next_batch_index()).await?;
         let latest = timed(self.client.block_number()).await?;
-        let from = self.events_read_to.map_or(0, |read| read + 1);
-        let mut events = Vec::new();
-        let mut start = from;
-        while start <= latest {
-            let end = latest.min(start + EVENT_QUERY_BLOCKS - 1);
-            events.extend(timed(self.client.committed_events(start, end)).await?);
-            start = end + 1;
-        }
-        self.events_read_to = Some(latest);
+        // Posting needs only the next index: it goes first, whatever the event scan does.
         self.poster.on_l1_next_index(now_ms(), next);
         self.given = self.given.split_off(&next);
-        let mismatches = self.check_roots(&events);
-        let mut view = self.view();
-        view.connected = true;
-        view.error = None;
-        view.l1_block = Some(latest);
-        view.next_batch_index = Some(next);
-        view.root_mismatches += mismatches;
-        for event in events {
-            info!(
-                batch = event.index,
-                last_height = event.last_height,
-                l1_block = event.l1_block,
-                "l1.batch_on_l1"
-            );
-            view.posted.insert(event.index, event);
+        self.checked.retain(|(index, _), _| *index >= next);
+        {
+            let mut view = self.view();
+            view.connected = true;
+            view.error = None;
+            view.l1_block = Some(latest);
+            view.next_batch_index = Some(next);
+            // A batch at or above the next index is not on this L1 (any more): an L1 restarted
+            // on older state, or a reorganisation.
+            view.posted.split_off(&next);
+        }
+        if self.events_read_to.is_some_and(|read| read > latest) {
+            warn!(latest, "l1.went_back: reading its events again from the start");
+            self.events_read_to = None;
+            self.view().posted.clear();
+        }
+        // The last `settle_blocks` blocks are read again each time, so an event a shallow
+        // reorganisation moved is found in its new block.
+        let settle = self.task.settings.settle_blocks;
+        let mut start = self.events_read_to.map_or(0, |read| (read + 1).saturating_sub(settle));
+        for _ in 0..EVENT_QUERIES_PER_TICK {
+            if start > latest {
+                break;
+            }
+            let end = latest.min(start.saturating_add(EVENT_QUERY_BLOCKS - 1));
+            let events = timed(self.client.committed_events(start, end)).await?;
+            let mismatches = self.check_roots(&events);
+            let mut view = self.view();
+            view.root_mismatches += mismatches;
+            for event in events.into_iter().filter(|event| event.index < next) {
+                if view.posted.insert(event.index, event).is_none() {
+                    info!(
+                        batch = event.index,
+                        last_height = event.last_height,
+                        l1_block = event.l1_block,
+                        "l1.batch_on_l1"
+                    );
+                }
+            }
+            drop(view);
+            self.events_read_to = Some(end);
+            start = end + 1;
         }
         Ok(())
     }
@@ -428,12 +464,26 @@ impl Service {
         certificates: Vec<CommitCertificate>,
     ) {
         let index = header.index;
-        if self.poster.l1_next_index().is_some_and(|next| index < next) {
+        // Only the batch the contract expects next is ever proposed, only by validators, and
+        // only in its shape: anything else is dropped before the store is read.
+        let heights = batch_heights(index, self.batch_blocks);
+        let well_formed = (header.first_height, header.last_height)
+            == (*heights.start(), *heights.end())
+            && certificates.len() as u64 == self.batch_blocks;
+        if !self.is_validator(&peer) || self.poster.l1_next_index() != Some(index) || !well_formed {
+            debug!(%peer, batch = index, "l1.proposal ignored");
             return;
         }
         let digest = tandem_l1::batch_digest(self.poster.domain(), &header);
+        let judged = self.checked.get(&(index, peer)).is_some_and(|checked| {
+            checked.len() >= PROPOSALS_CHECKED_PER_PEER || checked.contains(&digest)
+        });
         let answer = match self.given.get(&index).and_then(|given| given.get(&digest)) {
             Some(given) => Some(*given),
+            None if judged => {
+                debug!(%peer, batch = index, "l1.proposal not checked again");
+                None
+            }
             None => {
                 let store = self.task.store.clone();
                 let validators = self.validators.clone();
@@ -448,6 +498,11 @@ impl Service {
                     )
                 })
                 .await;
+                if matches!(checked, Ok(Ok(Some(_)))) {
+                    // A verdict: remembered, so the same proposal is not checked again. (Not
+                    // yet decided here is no verdict: the proposer sends it again.)
+                    self.checked.entry((index, peer)).or_default().insert(digest);
+                }
                 match checked {
                     Ok(Ok(Some(Ok(batch)))) => {
                         match attest(&self.task.key, self.poster.domain(), &batch.header) {
@@ -497,31 +552,15 @@ impl Service {
         }
     }
 
-    /// Starts sending the batch this node should post now, unless one is being sent, or an
-    /// earlier transaction of this node's key is still unmined (after a restart, for example:
-    /// it may be a post of this very batch).
+    /// Starts sending the batch this node should post now, unless one is being sent. A
+    /// transaction of this key still waiting at the same nonce (sent before a restart, say)
+    /// is replaced, never joined by a second one: at most one of them can be mined.
     async fn post_if_due(&mut self) {
         if self.sending.is_some() {
             return;
         }
         let now = now_ms();
         let Some(job) = self.poster.due(now) else { return };
-        match timed(self.client.has_unmined_transactions()).await {
-            Ok(false) => {}
-            Ok(true) => {
-                info!(
-                    batch = job.header.index,
-                    "l1.waiting for an unmined transaction of this key"
-                );
-                self.poster.on_post_failed(now, job.header.index);
-                return;
-            }
-            Err(failure) => {
-                publish_error(&self.task.view, failure);
-                self.poster.on_post_failed(now, job.header.index);
-                return;
-            }
-        }
         let batch = match batch_from_store(&self.task.store, job.header.index, self.batch_blocks) {
             Ok(Some((batch, _))) if batch.header == job.header => batch,
             other => {
@@ -537,36 +576,58 @@ impl Service {
         info!(batch = job.header.index, signatures = job.signatures.len(), "l1.posting");
         let client = self.client.clone();
         let policy = self.policy;
+        // Every fee level's wait, then some: a hung endpoint must not hold the sender forever.
+        let limit = policy.resubmit_after * (policy.fee_bumps + 2) + L1_REQUEST_TIMEOUT * 3;
         let PostJob { header, signatures } = job;
-        self.sending = Some(tokio::spawn(async move {
-            (header.index, client.send_batch(&batch, &signatures, &policy).await)
-        }));
+        let index = header.index;
+        self.sending = Some((
+            index,
+            tokio::spawn(async move {
+                match tokio::time::timeout(limit, client.send_batch(&batch, &signatures, &policy))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(L1Error::Rpc(format!("no outcome within {} s", limit.as_secs()))),
+                }
+            }),
+        ));
     }
 
     fn on_sent(
         &mut self,
-        result: Result<(u64, Result<SentBatch, L1Error>), tokio::task::JoinError>,
+        index: u64,
+        result: Result<Result<SentBatch, L1Error>, tokio::task::JoinError>,
     ) {
         let now = now_ms();
         match result {
-            Ok((index, Ok(sent))) => info!(
-                batch = index,
-                l1_tx = %format!("0x{}", hex::encode(sent.l1_tx_hash)),
-                l1_block = sent.l1_block,
-                gas = sent.gas_used,
-                "l1.posted"
-            ),
-            Ok((index, Err(L1Error::Refused(reason))))
+            Ok(Ok(sent)) => {
+                info!(
+                    batch = index,
+                    l1_tx = %format!("0x{}", hex::encode(sent.l1_tx_hash)),
+                    l1_block = sent.l1_block,
+                    gas = sent.gas_used,
+                    "l1.posted"
+                );
+                // The contract now expects the next one; the next read confirms it.
+                self.poster.on_l1_next_index(now, index + 1);
+            }
+            Ok(Err(L1Error::Superseded { .. })) => {
+                info!(batch = index, "l1.post: another validator's post landed first");
+            }
+            Ok(Err(L1Error::Refused(reason)))
                 if matches!(*reason, TandemRollupErrors::WrongBatchIndex(_)) =>
             {
                 info!(batch = index, "l1.post: another validator's post landed first");
                 self.poster.on_post_failed(now, index);
             }
-            Ok((index, Err(error))) => {
+            Ok(Err(error)) => {
                 warn!(batch = index, %error, "l1.post failed");
                 self.poster.on_post_failed(now, index);
             }
-            Err(error) => warn!(%error, "l1.post task failed"),
+            Err(error) => {
+                warn!(batch = index, %error, "l1.post task failed");
+                self.poster.on_post_failed(now, index);
+            }
         }
     }
 }
@@ -630,6 +691,6 @@ fn check_against_store(
     let Some(blocks) = blocks_from_store(store, header.index, batch_blocks)? else {
         return Ok(None);
     };
-    let prev = prev_root(store, header.first_height.max(1))?;
+    let prev = prev_root(store, *batch_heights(header.index, batch_blocks).start())?;
     Ok(Some(check_proposal(header, certificates, blocks, prev, chain, batch_blocks)))
 }
