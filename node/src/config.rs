@@ -255,6 +255,12 @@ pub struct ConsensusSection {
     pub empty_blocks: EmptyBlocksMode,
     /// Longest time without a block when idle (with `interval`). Default 1000.
     pub empty_block_interval_ms: u64,
+    /// A block this node proposes holds at most as many transactions as recent blocks
+    /// executed in this many milliseconds (learnt from the heights it commits), so that under
+    /// overload a height takes about as long as at capacity instead of filling to the
+    /// genesis `block_txs_max`. Larger trades block time under overload for throughput; 0
+    /// turns it off. Default 25.
+    pub proposal_budget_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -266,6 +272,7 @@ impl Default for ConsensusSection {
             timeout_delta_ms: 100,
             empty_blocks: EmptyBlocksMode::Interval,
             empty_block_interval_ms: 1_000,
+            proposal_budget_ms: 25,
         }
     }
 }
@@ -414,6 +421,9 @@ impl Config {
                 "consensus.empty_block_interval_ms",
                 "must be between 1 and 3600000 milliseconds with empty_blocks = \"interval\"",
             );
+        }
+        if c.proposal_budget_ms > TIMEOUT_MAX_MS {
+            return invalid("consensus.proposal_budget_ms", "must be at most 60000 milliseconds");
         }
         if self.rpc.max_request_bytes < 1_024 {
             return invalid("rpc.max_request_bytes", "must be at least 1024");

@@ -190,21 +190,80 @@ impl SharedPool {
     }
 }
 
+/// How many transactions this node puts in a block it proposes, so that under overload a
+/// height takes about as long as at capacity instead of growing with a full block.
+///
+/// It learns the cost of a transaction from the blocks it commits: a height's time (from one
+/// commit to the next) divided by its transactions, over blocks large enough for the
+/// transactions to dominate, smoothed. A proposal then holds at most `budget_ms` worth of
+/// them (never fewer than [`MIN_BUDGET_TXS`], never more than the genesis allows). When the
+/// pool is not deep, blocks hold whatever arrived and the budget does not matter.
+#[derive(Debug, Clone)]
+pub struct ProposalBudget {
+    budget_ms: u64,
+    /// Smoothed milliseconds per transaction, once measured.
+    ms_per_tx: Option<f64>,
+    last_commit_ms: Option<u64>,
+}
+
+/// Blocks with fewer transactions say more about the fixed cost of a height than about
+/// transactions: they are not measured.
+pub const MEASURED_BLOCK_TXS: usize = 32;
+/// The smallest budget, so that a slow height never starves the chain of transactions.
+pub const MIN_BUDGET_TXS: usize = 16;
+/// Weight of the newest measurement.
+const SMOOTHING: f64 = 0.2;
+
+impl ProposalBudget {
+    /// A budget of `budget_ms` per block; 0 turns it off.
+    pub fn new(budget_ms: u64) -> ProposalBudget {
+        ProposalBudget { budget_ms, ms_per_tx: None, last_commit_ms: None }
+    }
+
+    /// A block of `txs` transactions was committed at `now_ms`.
+    pub fn on_committed(&mut self, now_ms: u64, txs: usize) {
+        if let Some(last) = self.last_commit_ms {
+            if txs >= MEASURED_BLOCK_TXS && now_ms > last {
+                let sample = (now_ms - last) as f64 / txs as f64;
+                self.ms_per_tx = Some(match self.ms_per_tx {
+                    Some(smoothed) => smoothed + SMOOTHING * (sample - smoothed),
+                    None => sample,
+                });
+            }
+        }
+        self.last_commit_ms = Some(now_ms);
+    }
+
+    /// The most transactions the next proposal should hold, within `limit`.
+    pub fn limit(&self, limit: usize) -> usize {
+        match (self.budget_ms, self.ms_per_tx) {
+            (0, _) | (_, None) => limit,
+            (budget_ms, Some(ms_per_tx)) => {
+                let affordable = (budget_ms as f64 / ms_per_tx.max(1e-3)) as usize;
+                limit.min(affordable.max(MIN_BUDGET_TXS))
+            }
+        }
+    }
+}
+
 /// The pool as consensus's [`BlockSource`].
 pub struct PoolSource {
     pool: Arc<SharedPool>,
     block_bytes_max: usize,
+    budget: ProposalBudget,
 }
 
 impl PoolSource {
-    /// Reaps blocks of at most `block_bytes_max` transaction bytes from `pool`.
-    pub fn new(pool: Arc<SharedPool>, block_bytes_max: usize) -> PoolSource {
-        PoolSource { pool, block_bytes_max }
+    /// Reaps blocks of at most `block_bytes_max` transaction bytes from `pool`, holding at
+    /// most `budget_ms` worth of transactions (0: as many as the genesis allows).
+    pub fn new(pool: Arc<SharedPool>, block_bytes_max: usize, budget_ms: u64) -> PoolSource {
+        PoolSource { pool, block_bytes_max, budget: ProposalBudget::new(budget_ms) }
     }
 }
 
 impl BlockSource for PoolSource {
     fn candidates(&mut self, _height: u64, limit: usize) -> Vec<SignedTransaction> {
+        let limit = self.budget.limit(limit);
         self.pool.lock().mempool.reap(limit, self.block_bytes_max)
     }
 
@@ -218,6 +277,7 @@ impl BlockSource for PoolSource {
     }
 
     fn on_committed(&mut self, now_ms: u64, block: &Block) {
+        self.budget.on_committed(now_ms, block.txs.len());
         let mut inner = self.pool.lock();
         let committed =
             inner.mempool.on_block_committed(now_ms, &block.txs, &Accounts(&self.pool.accounts));
@@ -258,5 +318,42 @@ pub async fn run_gossip<T: Transport>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_learns_the_cost_of_a_transaction_from_full_blocks() {
+        let mut budget = ProposalBudget::new(25);
+        assert_eq!(budget.limit(1_000), 1_000, "nothing measured yet");
+        // A first commit only starts the clock; small blocks say nothing about transactions.
+        budget.on_committed(0, 1_000);
+        budget.on_committed(10, 5);
+        assert_eq!(budget.limit(1_000), 1_000);
+        // 1,000 transactions in 320 ms: 0.32 ms each, 78 fit in 25 ms.
+        budget.on_committed(330, 1_000);
+        assert_eq!(budget.limit(1_000), 78);
+        assert_eq!(budget.limit(50), 50, "never above the genesis limit");
+        // Smaller blocks that come quicker move the estimate, smoothly.
+        for step in 1..=50u64 {
+            budget.on_committed(330 + step * 20, 100);
+        }
+        let limit = budget.limit(1_000);
+        assert!((120..=130).contains(&limit), "0.2 ms each: about 125, got {limit}");
+    }
+
+    #[test]
+    fn a_slow_chain_keeps_a_floor_and_zero_turns_the_budget_off() {
+        let mut slow = ProposalBudget::new(25);
+        slow.on_committed(0, 0);
+        slow.on_committed(60_000, 100);
+        assert_eq!(slow.limit(1_000), MIN_BUDGET_TXS);
+        let mut off = ProposalBudget::new(0);
+        off.on_committed(0, 0);
+        off.on_committed(320, 1_000);
+        assert_eq!(off.limit(1_000), 1_000);
     }
 }

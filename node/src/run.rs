@@ -114,7 +114,11 @@ pub async fn run(
         .context("configuring the mempool")?;
     let pool = Arc::new(SharedPool::new(mempool, executor.committed_accounts(), ready.clone()));
     let store = executor.store().clone();
-    let source = PoolSource::new(pool.clone(), genesis.params.block_bytes_max as usize);
+    let source = PoolSource::new(
+        pool.clone(),
+        genesis.params.block_bytes_max as usize,
+        config.consensus.proposal_budget_ms,
+    );
     let core = ConsensusCore::new(executor, key, source, &config.consensus_config());
 
     let (stop, stopped) = watch::channel(false);
