@@ -255,11 +255,11 @@ pub struct ConsensusSection {
     pub empty_blocks: EmptyBlocksMode,
     /// Longest time without a block when idle (with `interval`). Default 1000.
     pub empty_block_interval_ms: u64,
-    /// A block this node proposes holds at most as many transactions as recent blocks
-    /// executed in this many milliseconds (learnt from the heights it commits), so that under
-    /// overload a height takes about as long as at capacity instead of filling to the
-    /// genesis `block_txs_max`. Larger trades block time under overload for throughput; 0
-    /// turns it off. Default 25.
+    /// Under overload (a pool deeper than a block), a block this node proposes holds only as
+    /// many transactions as keep a height near this many milliseconds, learnt from the heights
+    /// it commits; otherwise blocks fill to the genesis `block_txs_max` and a height takes as
+    /// long as they do. It trades throughput under overload for shorter heights (see
+    /// docs/performance.md, Overload). 0 turns it off. Default 0.
     pub proposal_budget_ms: u64,
 }
 
@@ -272,7 +272,7 @@ impl Default for ConsensusSection {
             timeout_delta_ms: 100,
             empty_blocks: EmptyBlocksMode::Interval,
             empty_block_interval_ms: 1_000,
-            proposal_budget_ms: 25,
+            proposal_budget_ms: 0,
         }
     }
 }

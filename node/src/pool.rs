@@ -191,57 +191,51 @@ impl SharedPool {
 }
 
 /// How many transactions this node puts in a block it proposes, so that under overload a
-/// height takes about as long as at capacity instead of growing with a full block.
+/// height takes about `budget_ms` instead of growing with a block filled to the genesis limit.
 ///
-/// It learns the cost of a transaction from the blocks it commits: a height's time (from one
-/// commit to the next) divided by its transactions, over blocks large enough for the
-/// transactions to dominate, smoothed. A proposal then holds at most `budget_ms` worth of
-/// them (never fewer than [`MIN_BUDGET_TXS`], never more than the genesis allows). When the
-/// pool is not deep, blocks hold whatever arrived and the budget does not matter.
+/// A feedback loop on the heights whose blocks the cap limited (the pool was deep): a height
+/// slower than the budget shrinks the cap in proportion (at most by half), a faster one grows
+/// it (at most by a quarter). Blocks the cap did not limit leave it alone, so at capacity and
+/// below, when a block holds whatever arrived since the last one, the cap does not bind.
 #[derive(Debug, Clone)]
 pub struct ProposalBudget {
     budget_ms: u64,
-    /// Smoothed milliseconds per transaction, once measured.
-    ms_per_tx: Option<f64>,
+    /// The cap, once a limited height has been seen.
+    cap: Option<usize>,
+    /// The genesis `block_txs_max`.
+    limit: usize,
     last_commit_ms: Option<u64>,
 }
 
-/// Blocks with fewer transactions say more about the fixed cost of a height than about
-/// transactions: they are not measured.
-pub const MEASURED_BLOCK_TXS: usize = 32;
-/// The smallest budget, so that a slow height never starves the chain of transactions.
-pub const MIN_BUDGET_TXS: usize = 16;
-/// Weight of the newest measurement.
-const SMOOTHING: f64 = 0.2;
+/// The smallest cap, so that a slow height never starves the chain of transactions.
+pub const MIN_BUDGET_TXS: usize = 32;
 
 impl ProposalBudget {
-    /// A budget of `budget_ms` per block; 0 turns it off.
-    pub fn new(budget_ms: u64) -> ProposalBudget {
-        ProposalBudget { budget_ms, ms_per_tx: None, last_commit_ms: None }
+    /// A budget of `budget_ms` per height (0 turns it off) under the genesis `block_txs_max`.
+    pub fn new(budget_ms: u64, block_txs_max: usize) -> ProposalBudget {
+        ProposalBudget { budget_ms, cap: None, limit: block_txs_max, last_commit_ms: None }
     }
 
     /// A block of `txs` transactions was committed at `now_ms`.
     pub fn on_committed(&mut self, now_ms: u64, txs: usize) {
-        if let Some(last) = self.last_commit_ms {
-            if txs >= MEASURED_BLOCK_TXS && now_ms > last {
-                let sample = (now_ms - last) as f64 / txs as f64;
-                self.ms_per_tx = Some(match self.ms_per_tx {
-                    Some(smoothed) => smoothed + SMOOTHING * (sample - smoothed),
-                    None => sample,
-                });
-            }
+        let previous = self.last_commit_ms.replace(now_ms);
+        let Some(previous) = previous else { return };
+        let cap = self.cap.unwrap_or(self.limit);
+        // Limited by the cap: within a tenth of it (other proposers' caps differ a little).
+        if self.budget_ms == 0 || txs == 0 || txs < cap - cap / 10 {
+            return;
         }
-        self.last_commit_ms = Some(now_ms);
+        let interval_ms = now_ms.saturating_sub(previous).max(1) as f64;
+        let factor = (self.budget_ms as f64 / interval_ms).clamp(0.5, 1.25);
+        let resized = ((cap as f64 * factor) as usize).max(MIN_BUDGET_TXS);
+        self.cap = Some(resized.min(self.limit));
     }
 
     /// The most transactions the next proposal should hold, within `limit`.
     pub fn limit(&self, limit: usize) -> usize {
-        match (self.budget_ms, self.ms_per_tx) {
+        match (self.budget_ms, self.cap) {
             (0, _) | (_, None) => limit,
-            (budget_ms, Some(ms_per_tx)) => {
-                let affordable = (budget_ms as f64 / ms_per_tx.max(1e-3)) as usize;
-                limit.min(affordable.max(MIN_BUDGET_TXS))
-            }
+            (_, Some(cap)) => cap.min(limit),
         }
     }
 }
@@ -255,9 +249,13 @@ pub struct PoolSource {
 
 impl PoolSource {
     /// Reaps blocks of at most `block_bytes_max` transaction bytes from `pool`, holding at
-    /// most `budget_ms` worth of transactions (0: as many as the genesis allows).
-    pub fn new(pool: Arc<SharedPool>, block_bytes_max: usize, budget_ms: u64) -> PoolSource {
-        PoolSource { pool, block_bytes_max, budget: ProposalBudget::new(budget_ms) }
+    /// most `budget_ms` worth of transactions (0: as many as `block_txs_max` allows).
+    pub fn new(
+        pool: Arc<SharedPool>,
+        (block_txs_max, block_bytes_max): (usize, usize),
+        budget_ms: u64,
+    ) -> PoolSource {
+        PoolSource { pool, block_bytes_max, budget: ProposalBudget::new(budget_ms, block_txs_max) }
     }
 }
 
@@ -325,35 +323,66 @@ pub async fn run_gossip<T: Transport>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_budget_learns_the_cost_of_a_transaction_from_full_blocks() {
-        let mut budget = ProposalBudget::new(25);
-        assert_eq!(budget.limit(1_000), 1_000, "nothing measured yet");
-        // A first commit only starts the clock; small blocks say nothing about transactions.
-        budget.on_committed(0, 1_000);
-        budget.on_committed(10, 5);
-        assert_eq!(budget.limit(1_000), 1_000);
-        // 1,000 transactions in 320 ms: 0.32 ms each, 78 fit in 25 ms.
-        budget.on_committed(330, 1_000);
-        assert_eq!(budget.limit(1_000), 78);
-        assert_eq!(budget.limit(50), 50, "never above the genesis limit");
-        // Smaller blocks that come quicker move the estimate, smoothly.
-        for step in 1..=50u64 {
-            budget.on_committed(330 + step * 20, 100);
+    /// Commits `count` heights of `txs` transactions each, `interval_ms` apart, after `at`.
+    fn heights(
+        budget: &mut ProposalBudget,
+        at: &mut u64,
+        count: usize,
+        txs: usize,
+        interval_ms: u64,
+    ) {
+        for _ in 0..count {
+            *at += interval_ms;
+            budget.on_committed(*at, txs);
         }
-        let limit = budget.limit(1_000);
-        assert!((120..=130).contains(&limit), "0.2 ms each: about 125, got {limit}");
+    }
+
+    #[test]
+    fn under_overload_the_cap_settles_where_a_height_takes_the_budget() {
+        let mut budget = ProposalBudget::new(25, 1_000);
+        let mut at = 0;
+        assert_eq!(budget.limit(1_000), 1_000, "nothing measured yet");
+        // A deep pool: every block is as full as allowed, and a height costs 1 ms plus 0.32 ms
+        // per transaction.
+        for _ in 0..60 {
+            let txs = budget.limit(1_000);
+            heights(&mut budget, &mut at, 1, txs, 1 + (txs as u64 * 32) / 100);
+        }
+        let settled = budget.limit(1_000);
+        assert!((60..=85).contains(&settled), "(25 - 1) / 0.32 = 75, got {settled}");
+        // Blocks the cap does not limit leave it alone, however slow.
+        heights(&mut budget, &mut at, 10, 5, 400);
+        assert_eq!(budget.limit(1_000), settled);
+    }
+
+    #[test]
+    fn a_faster_chain_grows_the_cap_back_and_the_genesis_limit_holds() {
+        let mut budget = ProposalBudget::new(25, 1_000);
+        let mut at = 0;
+        heights(&mut budget, &mut at, 1, 0, 0);
+        heights(&mut budget, &mut at, 1, 1_000, 320);
+        assert_eq!(budget.limit(1_000), 500, "halved at most");
+        // Full blocks, now fast: a quarter more each height, up to the genesis limit.
+        for _ in 0..20 {
+            let txs = budget.limit(1_000);
+            heights(&mut budget, &mut at, 1, txs, 5);
+        }
+        assert_eq!(budget.limit(1_000), 1_000);
+        assert_eq!(budget.limit(300), 300);
     }
 
     #[test]
     fn a_slow_chain_keeps_a_floor_and_zero_turns_the_budget_off() {
-        let mut slow = ProposalBudget::new(25);
-        slow.on_committed(0, 0);
-        slow.on_committed(60_000, 100);
+        let mut slow = ProposalBudget::new(25, 1_000);
+        let mut at = 0;
+        for _ in 0..30 {
+            let txs = slow.limit(1_000);
+            heights(&mut slow, &mut at, 1, txs, 60_000);
+        }
         assert_eq!(slow.limit(1_000), MIN_BUDGET_TXS);
-        let mut off = ProposalBudget::new(0);
-        off.on_committed(0, 0);
-        off.on_committed(320, 1_000);
+        let mut off = ProposalBudget::new(0, 1_000);
+        let txs = off.limit(1_000);
+        heights(&mut off, &mut at, 3, txs, 320);
         assert_eq!(off.limit(1_000), 1_000);
     }
 }

@@ -116,7 +116,7 @@ pub async fn run(
     let store = executor.store().clone();
     let source = PoolSource::new(
         pool.clone(),
-        genesis.params.block_bytes_max as usize,
+        (genesis.params.block_txs_max as usize, genesis.params.block_bytes_max as usize),
         config.consensus.proposal_budget_ms,
     );
     let core = ConsensusCore::new(executor, key, source, &config.consensus_config());
