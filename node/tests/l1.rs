@@ -33,7 +33,8 @@ use tandem_types::{Address, Genesis, Hash, L1Address};
 /// With a transfer every 100 ms a batch fills in about 2 s, and the L1 (a block a second, one
 /// batch a block at most) keeps up.
 const BATCH_BLOCKS: u64 = 20;
-const TURN_MS: u64 = 3_000;
+/// Long enough that a loaded machine's next poster does not run out of time too.
+const TURN_MS: u64 = 5_000;
 const SETTLE_BLOCKS: u64 = 3;
 const SENDERS: u32 = 40;
 
@@ -152,9 +153,9 @@ async fn height(net: &Testnet, node: usize) -> u64 {
 /// Follows `hash` through `finalized`, `posted` and `settled`, and returns its batch.
 async fn follow_to_settled(net: &Testnet, hash: &Hash) -> u64 {
     let client = net.client(0);
-    wait_finalized(&client, hash, Duration::from_secs(60)).await;
+    let finalized = wait_finalized(&client, hash, Duration::from_secs(60)).await;
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = Vec::new();
+    let mut seen = vec![finalized.status];
     loop {
         let status = tx_status(&client, hash).await;
         if seen.last() != Some(&status.status) {
