@@ -364,29 +364,39 @@ impl Service {
         // The last `settle_blocks` blocks are read again each time, so an event a shallow
         // reorganisation moved is found in its new block.
         let settle = self.task.settings.settle_blocks;
-        let mut start = self.events_read_to.map_or(0, |read| (read + 1).saturating_sub(settle));
+        let mut start =
+            self.events_read_to.map_or(0, |read| read.saturating_add(1).saturating_sub(settle));
         for _ in 0..EVENT_QUERIES_PER_TICK {
             if start > latest {
                 break;
             }
             let end = latest.min(start.saturating_add(EVENT_QUERY_BLOCKS - 1));
             let events = timed(self.client.committed_events(start, end)).await?;
-            let mismatches = self.check_roots(&events);
-            let mut view = self.view();
-            view.root_mismatches += mismatches;
-            for event in events.into_iter().filter(|event| event.index < next) {
-                if view.posted.insert(event.index, event).is_none() {
-                    info!(
-                        batch = event.index,
-                        last_height = event.last_height,
-                        l1_block = event.l1_block,
-                        "l1.batch_on_l1"
-                    );
+            let mut new = Vec::new();
+            {
+                let mut view = self.view();
+                for event in events.into_iter().filter(|event| event.index < next) {
+                    if view.posted.insert(event.index, event) != Some(event) {
+                        new.push(event);
+                    }
                 }
             }
-            drop(view);
+            for event in &new {
+                info!(
+                    batch = event.index,
+                    last_height = event.last_height,
+                    l1_block = event.l1_block,
+                    "l1.batch_on_l1"
+                );
+            }
+            // Only events not seen before: the overlap read again each time counts once.
+            let mismatches = self.check_roots(&new);
+            self.view().root_mismatches += mismatches;
             self.events_read_to = Some(end);
-            start = end + 1;
+            match end.checked_add(1) {
+                Some(after) => start = after,
+                None => break,
+            }
         }
         Ok(())
     }
