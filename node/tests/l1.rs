@@ -52,22 +52,27 @@ fn deploy(net: &Testnet, url: &str) -> L1Address {
     serde_json::from_value(serde_json::Value::String(address.into())).expect("an address")
 }
 
+/// The tests' `[l1]` settings: short turns and polls, settled three blocks on.
+fn l1_section(url: &str, chain_id: u64, contract: L1Address) -> L1Section {
+    L1Section {
+        rpc_url: url.into(),
+        chain_id,
+        contract,
+        post_turn_ms: TURN_MS,
+        poll_interval_ms: 500,
+        settle_blocks: SETTLE_BLOCKS,
+        resubmit_after_ms: 3_000,
+        fee_bumps: 3,
+    }
+}
+
 /// Adds the `[l1]` section to every node's configuration.
 fn configure_l1(net: &Testnet, url: &str, contract: L1Address) {
     for node in 0..net.nodes.len() {
         let path = net.home(node).join("config.toml");
         let mut config =
             Config::parse(&std::fs::read_to_string(&path).expect("config")).expect("parses");
-        config.l1 = Some(L1Section {
-            rpc_url: url.into(),
-            chain_id: 31_337,
-            contract,
-            post_turn_ms: TURN_MS,
-            poll_interval_ms: 500,
-            settle_blocks: SETTLE_BLOCKS,
-            resubmit_after_ms: 3_000,
-            fee_bumps: 3,
-        });
+        config.l1 = Some(l1_section(url, 31_337, contract));
         config.validate().expect("valid");
         std::fs::write(&path, config.to_toml()).expect("write config");
     }
@@ -325,16 +330,7 @@ fn audit(url: &str, contract: L1Address, genesis: &Path) {
 async fn runs_despite_a_bad_l1(url: &str, chain_id: u64, contract: L1Address, expected: &str) {
     let mut net = Testnet::generate_with(1, 5, &[], |config| {
         config.consensus.empty_block_interval_ms = 100;
-        config.l1 = Some(L1Section {
-            rpc_url: url.into(),
-            chain_id,
-            contract,
-            post_turn_ms: TURN_MS,
-            poll_interval_ms: 500,
-            settle_blocks: SETTLE_BLOCKS,
-            resubmit_after_ms: 3_000,
-            fee_bumps: 3,
-        });
+        config.l1 = Some(l1_section(url, chain_id, contract));
     });
     net.start(0);
     net.wait_for_height(0, 20, Duration::from_secs(60)).await;
