@@ -208,6 +208,28 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
+/// The allocator's setting that makes a node give freed memory back to the system at once
+/// instead of keeping it (mimalloc's default delay leaves it with the memory of a load peak:
+/// about 600 MiB per node after ten times the load, against 280 MiB with this).
+const PURGE_DELAY: (&str, &str) = ("MIMALLOC_PURGE_DELAY", "0");
+
+/// mimalloc reads its options from the environment when the process starts, so the node
+/// replaces itself (same process id, same arguments) with the option set, unless the
+/// environment already sets it (an operator's choice wins). If that fails it runs as it is.
+fn return_freed_memory_promptly() {
+    use std::os::unix::process::CommandExt;
+    let (name, value) = PURGE_DELAY;
+    if std::env::var_os(name).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let error = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(name, value)
+        .exec();
+    eprintln!("warning: running with the allocator's defaults ({name} not applied: {error})");
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(error) = execute(cli) {
@@ -258,6 +280,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { home } => {
+            return_freed_memory_promptly();
             let config = Config::load(&home)?;
             init_logging(&config.log.level, format_override.unwrap_or(config.log.format));
             run::run_node(&home, config)
