@@ -223,10 +223,8 @@ fn return_freed_memory_promptly() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else { return };
-    let error = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env(name, value)
-        .exec();
+    let error =
+        std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(name, value).exec();
     eprintln!("warning: running with the allocator's defaults ({name} not applied: {error})");
 }
 
