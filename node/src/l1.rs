@@ -261,6 +261,9 @@ struct Service {
     /// Signatures this node gave to others' proposals, by batch and digest, to send again when
     /// a proposer asks again.
     given: BTreeMap<u64, BTreeMap<[u8; 32], AttestationMessage>>,
+    /// The batch this node built for the contract's next index, with the certificates its
+    /// data holds: proposed and posted from here, not read from the store again.
+    built: Option<(Batch, Vec<CommitCertificate>)>,
     /// The proposals checked, by batch and proposer: their digests.
     checked: BTreeMap<(u64, Address), std::collections::BTreeSet<[u8; 32]>>,
     /// The L1 block up to which events have been read.
@@ -307,6 +310,7 @@ impl Service {
             validators,
             given: BTreeMap::new(),
             checked: BTreeMap::new(),
+            built: None,
             events_read_to: None,
             sending: None,
             policy,
@@ -315,6 +319,11 @@ impl Service {
 
     fn view(&self) -> std::sync::RwLockWriteGuard<'_, L1View> {
         self.task.view.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The batch built for `header` (with its certificates), if it is the one held.
+    fn built_for(&self, header: &BatchHeader) -> Option<&(Batch, Vec<CommitCertificate>)> {
+        self.built.as_ref().filter(|(batch, _)| batch.header == *header)
     }
 
     fn is_validator(&self, peer: &Address) -> bool {
@@ -346,6 +355,9 @@ impl Service {
         self.poster.on_l1_next_index(now_ms(), next);
         self.given = self.given.split_off(&next);
         self.checked.retain(|(index, _), _| *index >= next);
+        if self.built.as_ref().is_some_and(|(batch, _)| batch.header.index < next) {
+            self.built = None;
+        }
         {
             let mut view = self.view();
             view.connected = true;
@@ -423,26 +435,22 @@ impl Service {
     /// Builds and signs the batch the contract expects next, once its last height is here.
     fn build_next(&mut self, now: u64) -> anyhow::Result<()> {
         let Some(index) = self.poster.next_to_build() else { return Ok(()) };
-        let Some((batch, _)) = batch_from_store(&self.task.store, index, self.batch_blocks)? else {
+        let Some((batch, certificates)) =
+            batch_from_store(&self.task.store, index, self.batch_blocks)?
+        else {
             return Ok(());
         };
         let attestation = attest(&self.task.key, self.poster.domain(), &batch.header)?;
         self.poster.on_built(now, batch.header, attestation.signature);
+        self.built = Some((batch, certificates));
         debug!(batch = index, "l1.built");
         Ok(())
     }
 
     /// Sends this node's proposal of `header`'s batch to every peer.
     fn propose(&mut self, now: u64, header: BatchHeader) {
-        let certificates = match batch_from_store(&self.task.store, header.index, self.batch_blocks)
-        {
-            Ok(Some((_, certificates))) => certificates,
-            Ok(None) => return,
-            Err(error) => {
-                warn!(error = %format!("{error:#}"), "l1.propose failed");
-                return;
-            }
-        };
+        let Some((_, certificates)) = self.built_for(&header) else { return };
+        let certificates = certificates.clone();
         let message = L1Message::Proposal { header, certificates };
         let payload = Bytes::from(tandem_types::encode(&message));
         let peers = self.task.transport.broadcast(Channel::L1, payload);
@@ -571,18 +579,12 @@ impl Service {
         }
         let now = now_ms();
         let Some(job) = self.poster.due(now) else { return };
-        let batch = match batch_from_store(&self.task.store, job.header.index, self.batch_blocks) {
-            Ok(Some((batch, _))) if batch.header == job.header => batch,
-            other => {
-                warn!(
-                    batch = job.header.index,
-                    ok = other.is_ok(),
-                    "l1.post: the store no longer gives this header"
-                );
-                self.poster.on_post_failed(now, job.header.index);
-                return;
-            }
+        let Some((batch, _)) = self.built_for(&job.header) else {
+            warn!(batch = job.header.index, "l1.post: no built batch with this header");
+            self.poster.on_post_failed(now, job.header.index);
+            return;
         };
+        let batch = batch.clone();
         info!(batch = job.header.index, signatures = job.signatures.len(), "l1.posting");
         let client = self.client.clone();
         let policy = self.policy;
