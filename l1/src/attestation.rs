@@ -1,5 +1,5 @@
 //! Attestations: each validator signs a batch header with its secp256k1 (L1) key, as the
-//! contract's EIP-712 scheme defines, and the poster gathers enough of them.
+//! contract's EIP-712 scheme defines; the poster (`crate::poster`) gathers enough of them.
 //!
 //! ```text
 //! domain      EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
@@ -136,33 +136,6 @@ pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Option<L1Addre
     Some(L1Address(address.0 .0))
 }
 
-/// The signatures to submit with `header`: from distinct sequencers (`weights` gives each
-/// one's weight), verified against the digest, in ascending signer order as the contract
-/// wants, once they hold at least `quorum_weight`. `None` while they do not.
-pub fn quorum_signatures(
-    domain: &Domain,
-    header: &BatchHeader,
-    attestations: &[Attestation],
-    weights: &dyn Fn(&L1Address) -> Option<u64>,
-    quorum_weight: u128,
-) -> Option<Vec<[u8; 65]>> {
-    let digest = batch_digest(domain, header);
-    let mut valid: std::collections::BTreeMap<L1Address, [u8; 65]> = Default::default();
-    for attestation in attestations {
-        if attestation.batch_index != header.index {
-            continue;
-        }
-        if recover_signer(&digest, &attestation.signature) != Some(attestation.signer) {
-            continue;
-        }
-        if weights(&attestation.signer).is_some() {
-            valid.insert(attestation.signer, attestation.signature);
-        }
-    }
-    let signed: u128 = valid.keys().filter_map(weights).map(u128::from).sum();
-    (signed >= quorum_weight).then(|| valid.into_values().collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,26 +200,5 @@ mod tests {
         high_s[64] = if signature[64] == 27 { 28 } else { 27 };
         assert!(!is_canonical(&high_s));
         assert_eq!(recover_signer(&digest, &high_s), None);
-    }
-
-    #[test]
-    fn quorum_needs_enough_distinct_weight_and_sorts_signers() {
-        let keys: Vec<L1Signer> =
-            (1..=4u8).map(|i| L1Signer::from_secret(&[i; 32]).expect("key")).collect();
-        let domain = Domain { chain_id: 5, contract: L1Address([1; 20]) };
-        let sequencers: Vec<L1Address> = keys.iter().map(L1Signer::address).collect();
-        let weights = |address: &L1Address| sequencers.contains(address).then_some(1);
-        let signed: Vec<Attestation> =
-            keys.iter().map(|key| attest(key, &domain, &header()).expect("signs")).collect();
-        let two = [signed[0], signed[1], signed[1]];
-        assert_eq!(quorum_signatures(&domain, &header(), &two, &weights, 3), None);
-        let three = quorum_signatures(&domain, &header(), &signed[..3], &weights, 3).expect("3");
-        let digest = batch_digest(&domain, &header());
-        let signers: Vec<L1Address> =
-            three.iter().map(|s| recover_signer(&digest, s).expect("recovers")).collect();
-        assert!(signers.windows(2).all(|pair| pair[0] < pair[1]), "ascending");
-        let outsider = attest(&L1Signer::from_secret(&[99; 32]).expect("key"), &domain, &header());
-        let with_outsider = [signed[0], signed[1], outsider.expect("signs")];
-        assert_eq!(quorum_signatures(&domain, &header(), &with_outsider, &weights, 3), None);
     }
 }

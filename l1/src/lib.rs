@@ -22,8 +22,7 @@ mod poster;
 
 pub use anvil::{anvil_binary, anvil_funded_key, Anvil, ANVIL_FIRST_SECRET};
 pub use attestation::{
-    attest, batch_digest, is_canonical, quorum_signatures, recover_signer, Attestation, Domain,
-    L1Signer,
+    attest, batch_digest, is_canonical, recover_signer, Attestation, Domain, L1Signer,
 };
 pub use batch::{
     batch_heights, batch_of_height, check_proposal, decode_batch_data, encode_batch_data,
