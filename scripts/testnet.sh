@@ -122,7 +122,8 @@ is_node_process() {
   return 1
 }
 
-# Prints the pid of node $1 when it runs; a stale pid file is removed.
+# Prints the pid of node $1 when it runs. A stale pid file is left for spawn_node to replace:
+# removing it on one failed check would lose a live node seen at an odd instant.
 node_pid() {
   local pid_file pid
   pid_file="$(node_home "$1")/node.pid"
@@ -132,7 +133,6 @@ node_pid() {
     echo "$pid"
     return 0
   fi
-  rm -f "$pid_file"
   return 1
 }
 
@@ -148,7 +148,9 @@ spawn_node() {
   rm -f "$pid_file"
   echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) testnet.sh: starting node $i" >>"$log"
   # shellcheck disable=SC2016 # $$ and $1.. belong to the inner shell
-  nohup "${detach[@]}" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && exec "$2" run --home "$3"' \
+  # The allocator setting is given here because the node would otherwise replace itself (exec)
+  # to apply it, and a check of its command line during that exec sees none.
+  MIMALLOC_PURGE_DELAY=${MIMALLOC_PURGE_DELAY:-0} nohup "${detach[@]}" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && exec "$2" run --home "$3"' \
     sh "$pid_file" "$bin" "$home" </dev/null >>"$log" 2>&1 &
   # Until the exec the pid names the wrapper shell; wait for the node's own command line.
   for ((k = 0; k < 100; k++)); do
@@ -276,7 +278,9 @@ spawn_anvil() {
   rm -f "$pid_file"
   echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) testnet.sh: starting anvil" >>"$log"
   # shellcheck disable=SC2016 # $$ and $1.. belong to the inner shell
-  nohup "${detach[@]}" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && shift && exec "$@"' \
+  # The allocator setting is given here because the node would otherwise replace itself (exec)
+  # to apply it, and a check of its command line during that exec sees none.
+  MIMALLOC_PURGE_DELAY=${MIMALLOC_PURGE_DELAY:-0} nohup "${detach[@]}" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && shift && exec "$@"' \
     sh "$pid_file" "$anvil" --host 127.0.0.1 --port "$(l1_port)" --block-time 1 \
     --state "$(l1_state)" </dev/null >>"$log" 2>&1 &
   for ((k = 0; k < 100; k++)); do
@@ -457,7 +461,8 @@ EOF
   while ((${#pending[@]})); do
     not_ready=()
     for i in "${pending[@]}"; do
-      h=$(node_height "$i") && ((h >= 1)) && continue
+      # Only our own process counts: another one may answer on the node's port.
+      node_pid "$i" >/dev/null && h=$(node_height "$i") && ((h >= 1)) && continue
       not_ready+=("$i")
     done
     pending=("${not_ready[@]}")
@@ -578,7 +583,8 @@ cmd_start() {
   started+=("$i")
   msg "waiting up to ${restart_timeout_s} s for its RPC"
   deadline=$((SECONDS + restart_timeout_s))
-  until status_json "$i" >/dev/null; do
+  # Only our own process counts: another one may answer on the node's port.
+  until node_pid "$i" >/dev/null && status_json "$i" >/dev/null; do
     if ! node_pid "$i" >/dev/null || ((SECONDS >= deadline)); then
       msg "node $i did not answer on $(rpc_url "$i"); stopping it"
       print_log_tail "$i"
