@@ -75,9 +75,10 @@ impl Mempool {
     pub fn precheck(
         &mut self,
         tx: &SignedTransaction,
+        origin: Origin,
         accounts: &impl AccountSource,
     ) -> Result<Vec<Hash>, Rejection> {
-        let result = self.check_unsigned(tx, accounts).map(|(_, _, dropped)| dropped);
+        let result = self.check_unsigned(tx, origin, accounts).map(|(_, _, dropped)| dropped);
         if let Err(rejection) = &result {
             self.metrics.count_rejection(rejection);
         }
@@ -95,7 +96,7 @@ impl Mempool {
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
         let result = self
-            .check_unsigned(&tx, accounts)
+            .check_unsigned(&tx, origin, accounts)
             .map(|(hash, plan, dropped)| self.apply(now_ms, tx, hash, origin, plan, dropped));
         self.count(&result);
         result
@@ -132,7 +133,7 @@ impl Mempool {
         origin: Origin,
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
-        let (hash, plan, dropped) = self.check_unsigned(&tx, accounts)?;
+        let (hash, plan, dropped) = self.check_unsigned(&tx, origin, accounts)?;
         tx.verify_signature().map_err(Rejection::BadSignature)?;
         Ok(self.apply(now_ms, tx, hash, origin, plan, dropped))
     }
@@ -142,6 +143,7 @@ impl Mempool {
     fn check_unsigned(
         &mut self,
         tx: &SignedTransaction,
+        origin: Origin,
         accounts: &impl AccountSource,
     ) -> Result<(Hash, Plan, Vec<Hash>), Rejection> {
         self.check_alone(tx)?;
@@ -151,7 +153,7 @@ impl Mempool {
         }
         let account = accounts.account(&tx.tx.sender);
         let dropped = self.refresh_account(tx, account);
-        let plan = self.plan(tx, account)?;
+        let plan = self.plan(tx, origin, account)?;
         Ok((hash, plan, dropped))
     }
 
@@ -181,8 +183,13 @@ impl Mempool {
     }
 
     /// Every stateful check, in order: nonce, replacement or window and sender cap, balance,
-    /// room. Changes nothing.
-    fn plan(&self, tx: &SignedTransaction, account: Account) -> Result<Plan, Rejection> {
+    /// room (within the caps for `origin`). Changes nothing.
+    fn plan(
+        &self,
+        tx: &SignedTransaction,
+        origin: Origin,
+        account: Account,
+    ) -> Result<Plan, Rejection> {
         let (sender, nonce, fee) = (tx.tx.sender, tx.tx.nonce, tx.tx.fee);
         if nonce < account.nonce {
             return Err(Rejection::NonceTooLow { nonce, account_nonce: account.nonce });
@@ -213,7 +220,7 @@ impl Mempool {
         }
         let freed = replaced.map_or((0, 0), |old| (1, old.bytes));
         let ready = nonce <= queue.map_or(account.nonce, |queue| queue.pending_nonce);
-        let evicts = self.plan_evictions(tx, ready, freed)?;
+        let evicts = self.plan_evictions(tx, (ready, origin), freed)?;
         Ok(Plan { account, cost, replaces: replaced.map(|_| (sender, nonce)), evicts })
     }
 
@@ -221,15 +228,18 @@ impl Mempool {
     /// senders' last transactions, held ones (behind a nonce gap) first, then lowest fee
     /// first. A ready newcomer may evict any held transaction and a ready one with a lower
     /// fee; a held newcomer only a held one with a lower fee. Never the sender's own (that
-    /// could leave a gap before `tx`).
+    /// could leave a gap before `tx`). A client's transaction that would take the pool past
+    /// the client share must evict at least one: above the share, clients only exchange.
     fn plan_evictions(
         &self,
         tx: &SignedTransaction,
-        ready: bool,
+        (ready, origin): (bool, Origin),
         (freed_txs, freed_bytes): (usize, usize),
     ) -> Result<Vec<EvictKey>, Rejection> {
         let mut txs = self.len() + 1 - freed_txs;
         let mut bytes = self.bytes + tx.encoded_len() - freed_bytes;
+        let (share_txs, share_bytes) = self.config.caps_for(origin);
+        let exchange_only = txs > share_txs || bytes > share_bytes;
         let sender = &tx.tx.sender;
         let evictable = |victim: &EvictKey| {
             if ready && !victim.ready {
@@ -239,7 +249,10 @@ impl Mempool {
         };
         let mut candidates = self.tails.iter().filter(|key| key.sender != *sender);
         let mut evicts = Vec::new();
-        while txs > self.config.txs_max || bytes > self.config.bytes_max {
+        while txs > self.config.txs_max
+            || bytes > self.config.bytes_max
+            || (exchange_only && evicts.is_empty())
+        {
             let Some(victim) = candidates.next().filter(|key| evictable(key)) else {
                 return Err(Rejection::MempoolFull {
                     retry_after_ms: self.config.full_retry_after_ms,

@@ -28,6 +28,14 @@ pub struct MempoolConfig {
     pub gossip_batch_txs_max: usize,
     /// The retry hint given with `mempool_full`. Default 1,000 ms.
     pub full_retry_after_ms: u64,
+    /// Clients' transactions fill the pool freely only up to this share, in percent, of
+    /// `txs_max` and `bytes_max`; above it a client's transaction enters only by evicting one
+    /// with a lower fee (one out for one in), while peers' transactions may fill the whole
+    /// pool. A transaction a peer admitted is probably in a block soon: refusing it here would
+    /// move its signature check onto the consensus path, when that block arrives. Under
+    /// overload the pool therefore refuses new client transactions, cheaply and before their
+    /// signature is checked, rather than its peers'. Default 50.
+    pub client_share_percent: u8,
 }
 
 impl Default for MempoolConfig {
@@ -43,6 +51,7 @@ impl Default for MempoolConfig {
             dedupe_hashes_max: 100_000,
             gossip_batch_txs_max: 256,
             full_retry_after_ms: 1_000,
+            client_share_percent: 50,
         }
     }
 }
@@ -61,6 +70,21 @@ pub struct ConfigError {
 }
 
 impl MempoolConfig {
+    /// Up to how many transactions and bytes a transaction from `origin` may fill the pool
+    /// without evicting one: the whole pool for a peer's, the client share for a client's (at
+    /// least one transaction's worth).
+    pub fn caps_for(&self, origin: crate::Origin) -> (usize, usize) {
+        match origin {
+            crate::Origin::Peer => (self.txs_max, self.bytes_max),
+            crate::Origin::Client => {
+                let percent = u128::from(self.client_share_percent);
+                let share =
+                    |cap: usize| usize::try_from(cap as u128 * percent / 100).unwrap_or(cap);
+                (share(self.txs_max).max(1), share(self.bytes_max).max(self.tx_bytes_max))
+            }
+        }
+    }
+
     /// Checks that the limits are usable together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let error = |name, reason: String| Err(ConfigError { name, reason });
@@ -88,6 +112,9 @@ impl MempoolConfig {
         if self.gossip_batch_txs_max == 0 {
             return error("gossip_batch_txs_max", "must be at least 1".into());
         }
+        if !(1..=100).contains(&self.client_share_percent) {
+            return error("client_share_percent", "must be between 1 and 100".into());
+        }
         Ok(())
     }
 }
@@ -104,7 +131,7 @@ mod tests {
     #[test]
     fn each_bad_setting_is_named() {
         type Spoil = fn(&mut MempoolConfig);
-        let cases: [(&str, Spoil); 7] = [
+        let cases: [(&str, Spoil); 9] = [
             ("txs_max", |c| c.txs_max = 0),
             ("tx_bytes_max", |c| c.tx_bytes_max = 100),
             ("bytes_max", |c| c.bytes_max = 500),
@@ -112,6 +139,8 @@ mod tests {
             ("replace_bump_percent", |c| c.replace_bump_percent = 10_001),
             ("ttl_ms", |c| c.ttl_ms = 0),
             ("gossip_batch_txs_max", |c| c.gossip_batch_txs_max = 0),
+            ("client_share_percent", |c| c.client_share_percent = 0),
+            ("client_share_percent", |c| c.client_share_percent = 101),
         ];
         for (name, spoil) in cases {
             let mut config = MempoolConfig::default();

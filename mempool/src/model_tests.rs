@@ -27,6 +27,7 @@ fn config() -> MempoolConfig {
         dedupe_hashes_max: 100_000,
         gossip_batch_txs_max: 3,
         full_retry_after_ms: 5,
+        client_share_percent: 70,
     }
 }
 
@@ -75,7 +76,13 @@ impl Model {
         next
     }
 
-    fn admit(&mut self, now_ms: u64, tx: &SignedTransaction, signature_ok: bool) -> Verdict {
+    fn admit(
+        &mut self,
+        now_ms: u64,
+        tx: &SignedTransaction,
+        signature_ok: bool,
+        origin: Origin,
+    ) -> Verdict {
         let (sender, nonce, fee) = (tx.tx.sender, tx.tx.nonce, tx.tx.fee);
         let hash = tx.hash();
         let account = self.account(&sender);
@@ -111,7 +118,7 @@ impl Model {
             Some(required) if required <= account.balance => {}
             _ => return Err("insufficient_balance"),
         }
-        let evicted = self.evictions(tx, replaced)?;
+        let evicted = self.evictions(tx, replaced, self.caps(origin))?;
         if !signature_ok {
             return Err("bad_signature");
         }
@@ -135,13 +142,28 @@ impl Model {
         Ok((replaced, evicted, dropped))
     }
 
+    /// Up to where a transaction from `origin` fills the pool without evicting: the whole
+    /// pool for a peer's, the client share for a client's.
+    fn caps(&self, origin: Origin) -> (usize, usize) {
+        let c = &self.config;
+        let share = usize::from(c.client_share_percent);
+        match origin {
+            Origin::Peer => (c.txs_max, c.bytes_max),
+            Origin::Client => {
+                ((c.txs_max * share / 100).max(1), (c.bytes_max * share / 100).max(c.tx_bytes_max))
+            }
+        }
+    }
+
     /// Evict other senders' last transactions, held ones first, then lowest fee (then
-    /// latest) first, until the new transaction fits: a ready newcomer evicts any held tail
-    /// and ready tails below its fee, a held newcomer only held tails below its fee.
+    /// latest) first, until the new transaction fits, and at least one if it takes the pool
+    /// past `share`: a ready newcomer evicts any held tail and ready tails below its fee, a
+    /// held newcomer only held tails below its fee.
     fn evictions(
         &self,
         tx: &SignedTransaction,
         replaced: Option<&MTx>,
+        share: (usize, usize),
     ) -> Result<Vec<Hash>, &'static str> {
         let ready = |sender: &Address, nonce: u64| nonce < self.pending(sender);
         let mut tails: Vec<(bool, &MTx)> = self
@@ -159,7 +181,9 @@ impl Model {
             - replaced.map_or(0, |m| m.bytes);
         let mut evicted = Vec::new();
         let mut tails = tails.into_iter();
-        while count > self.config.txs_max || bytes > self.config.bytes_max {
+        let over_share = count > share.0 || bytes > share.1;
+        let (txs_max, bytes_max) = (self.config.txs_max, self.config.bytes_max);
+        while count > txs_max || bytes > bytes_max || (over_share && evicted.is_empty()) {
             match tails.next() {
                 Some((victim_ready, victim))
                     if (newcomer_ready && !victim_ready)
@@ -352,7 +376,7 @@ impl Run {
     }
 
     fn admit(&mut self, tx: SignedTransaction, signature_ok: bool, origin: Origin) {
-        let expected = self.model.admit(self.now_ms, &tx, signature_ok);
+        let expected = self.model.admit(self.now_ms, &tx, signature_ok, origin);
         // Odd nonces take the split path: precheck, the signature outside, admit_verified.
         let got = if tx.tx.nonce % 2 == 1 {
             self.admit_split(tx.clone(), origin)
@@ -376,7 +400,7 @@ impl Run {
         tx: SignedTransaction,
         origin: Origin,
     ) -> Result<crate::Admitted, Rejection> {
-        let refreshed = self.pool.precheck(&tx, &self.model.ledger)?;
+        let refreshed = self.pool.precheck(&tx, origin, &self.model.ledger)?;
         if let Err(error) = tx.verify_signature() {
             let rejection = Rejection::BadSignature(error);
             self.pool.count_rejection(&rejection);

@@ -252,7 +252,13 @@ fn filling_a_gap_drops_a_later_transaction_the_balance_no_longer_covers() {
 
 #[test]
 fn a_full_pool_evicts_the_lowest_fee_tail_or_refuses() {
-    let config = MempoolConfig { txs_max: 3, full_retry_after_ms: 250, ..MempoolConfig::default() };
+    // Clients may fill the whole pool here; the client share has its own test.
+    let config = MempoolConfig {
+        txs_max: 3,
+        full_retry_after_ms: 250,
+        client_share_percent: 100,
+        ..MempoolConfig::default()
+    };
     let mut w = World::new(config);
     for i in 0..4 {
         w.fund(&key(i), 1_000, 0);
@@ -288,8 +294,44 @@ fn a_full_pool_evicts_the_lowest_fee_tail_or_refuses() {
 }
 
 #[test]
+fn clients_fill_only_their_share_and_peers_the_rest() {
+    let config = MempoolConfig { txs_max: 4, client_share_percent: 50, ..MempoolConfig::default() };
+    let mut w = World::new(config);
+    for i in 0..6 {
+        w.fund(&key(i), 1_000, 0);
+    }
+    for i in 0..2 {
+        w.pool.admit(0, transfer(&key(i), 0, 20, 1), Origin::Client, &w.accounts).unwrap();
+    }
+    // Half full: a third client transaction is refused before its signature is looked at,
+    // with the retry hint, and nothing is evicted for it at an equal fee.
+    let mut bad_signature = transfer(&key(2), 0, 20, 1);
+    bad_signature.signature.0[0] ^= 1;
+    let refused = w.pool.precheck(&bad_signature, Origin::Client, &w.accounts).unwrap_err();
+    assert_eq!(refused, Rejection::MempoolFull { retry_after_ms: 1_000 });
+    let refused = w.pool.admit(0, transfer(&key(2), 0, 20, 1), Origin::Client, &w.accounts);
+    assert_eq!(refused.unwrap_err().reason(), "mempool_full");
+    // A peer's transactions fill the rest of the pool.
+    for i in 2..4 {
+        w.pool.admit(0, transfer(&key(i), 0, 20, 1), Origin::Peer, &w.accounts).unwrap();
+    }
+    assert_eq!(w.pool.len(), 4);
+    let full = w.pool.admit(0, transfer(&key(4), 0, 20, 1), Origin::Peer, &w.accounts);
+    assert_eq!(full.unwrap_err().reason(), "mempool_full");
+    // Above its share a client's higher fee still buys a place, one out for one in.
+    let outbidding = w.pool.admit(0, transfer(&key(4), 0, 21, 1), Origin::Client, &w.accounts);
+    assert_eq!(outbidding.unwrap().evicted.len(), 1);
+    assert_eq!(w.pool.len(), 4);
+    // So does a peer's, in the full pool.
+    let admitted = w.pool.admit(0, transfer(&key(5), 0, 21, 1), Origin::Peer, &w.accounts);
+    assert_eq!(admitted.unwrap().evicted.len(), 1);
+    assert_eq!(w.pool.metrics().rejected_for("mempool_full"), 3);
+}
+
+#[test]
 fn held_transactions_give_way_to_ready_ones() {
-    let config = MempoolConfig { txs_max: 2, ..MempoolConfig::default() };
+    let config =
+        MempoolConfig { txs_max: 2, client_share_percent: 100, ..MempoolConfig::default() };
     let mut w = World::new(config);
     for i in 0..4 {
         w.fund(&key(i), 1_000, 0);
@@ -323,8 +365,12 @@ fn held_transactions_give_way_to_ready_ones() {
 
 #[test]
 fn the_byte_cap_counts_too() {
-    let config =
-        MempoolConfig { bytes_max: 177 * 2, tx_bytes_max: 177, ..MempoolConfig::default() };
+    let config = MempoolConfig {
+        bytes_max: 177 * 2,
+        tx_bytes_max: 177,
+        client_share_percent: 100,
+        ..MempoolConfig::default()
+    };
     let mut w = World::new(config);
     for i in 0..3 {
         w.fund(&key(i), 1_000, 0);

@@ -192,6 +192,9 @@ pub struct MempoolSection {
     pub gossip_batch_txs_max: usize,
     /// The `retry_after_ms` hint sent with `mempool_full`. Default 1000.
     pub full_retry_after_ms: u64,
+    /// Share of `txs_max` and `bytes_max`, in percent, that clients' transactions may fill;
+    /// above it they enter only by outbidding one, while peers' fill the rest. Default 50.
+    pub client_share_percent: u8,
 }
 
 impl Default for MempoolSection {
@@ -206,6 +209,7 @@ impl Default for MempoolSection {
             ttl_ms: defaults.ttl_ms,
             gossip_batch_txs_max: defaults.gossip_batch_txs_max,
             full_retry_after_ms: defaults.full_retry_after_ms,
+            client_share_percent: defaults.client_share_percent,
         }
     }
 }
@@ -493,6 +497,7 @@ impl Config {
             ttl_ms: m.ttl_ms,
             gossip_batch_txs_max: m.gossip_batch_txs_max,
             full_retry_after_ms: m.full_retry_after_ms,
+            client_share_percent: m.client_share_percent,
             ..MempoolConfig::default()
         }
     }

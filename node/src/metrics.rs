@@ -266,6 +266,13 @@ fn render_pool(out: &mut String, pool: &SharedPool) {
     ] {
         metric(out, &format!("tandem_mempool_{name}_total"), "counter", help, value);
     }
+    metric(
+        out,
+        "tandem_consensus_unpooled_signature_checks_total",
+        "counter",
+        "Block transactions whose signature consensus verified because the pool did not hold them.",
+        pool.unpooled_checks(),
+    );
     let name = "tandem_mempool_rejected_total";
     let _ = writeln!(out, "# HELP {name} Transactions refused, by reason.\n# TYPE {name} counter");
     for (reason, count) in m.rejected_by_reason() {

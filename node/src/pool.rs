@@ -13,6 +13,7 @@
 //! it again when it executes a block ([`PoolSource`]'s `is_verified`).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -114,6 +115,10 @@ pub struct SharedPool {
     accounts: CommittedAccounts,
     /// Wakes consensus when transactions become ready (a held height may start).
     ready: Arc<Notify>,
+    /// Block transactions whose signature consensus had to verify itself: the pool did not
+    /// hold them (refused, evicted, or not yet gossiped here), so the check ran on the
+    /// consensus thread, on the path to the vote.
+    unpooled_checks: AtomicU64,
 }
 
 impl SharedPool {
@@ -121,7 +126,7 @@ impl SharedPool {
     /// of a ready transaction.
     pub fn new(mempool: Mempool, accounts: CommittedAccounts, ready: Arc<Notify>) -> SharedPool {
         let inner = Inner { mempool, removed: HashMap::new(), removed_order: VecDeque::new() };
-        SharedPool { inner: Mutex::new(inner), accounts, ready }
+        SharedPool { inner: Mutex::new(inner), accounts, ready, unpooled_checks: AtomicU64::new(0) }
     }
 
     // A panic inside the pool would be a bug in it; its state is still the best there is.
@@ -148,7 +153,7 @@ impl SharedPool {
         let accounts = Accounts(&self.accounts);
         {
             let mut inner = self.lock();
-            let refreshed = inner.mempool.precheck(&tx, &accounts)?;
+            let refreshed = inner.mempool.precheck(&tx, origin, &accounts)?;
             inner.remember(&refreshed, Removal::Dropped);
         }
         if let Err(error) = tx.verify_signature() {
@@ -183,6 +188,12 @@ impl SharedPool {
     /// The pool's counters.
     pub fn metrics(&self) -> Metrics {
         self.lock().mempool.metrics()
+    }
+
+    /// How many block transactions consensus verified itself because the pool did not hold
+    /// them.
+    pub fn unpooled_checks(&self) -> u64 {
+        self.unpooled_checks.load(Ordering::Relaxed)
     }
 
     fn take_gossip_batch(&self) -> Option<Vec<SignedTransaction>> {
@@ -271,7 +282,11 @@ impl BlockSource for PoolSource {
 
     fn is_verified(&self, tx_hash: &Hash) -> bool {
         // Every pooled transaction's signature was verified on admission.
-        self.pool.lock().mempool.contains(tx_hash)
+        let pooled = self.pool.lock().mempool.contains(tx_hash);
+        if !pooled {
+            self.pool.unpooled_checks.fetch_add(1, Ordering::Relaxed);
+        }
+        pooled
     }
 
     fn on_committed(&mut self, now_ms: u64, block: &Block) {
