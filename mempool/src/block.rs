@@ -31,6 +31,7 @@ impl Mempool {
         txs: &[SignedTransaction],
         accounts: &impl AccountSource,
     ) -> Committed {
+        self.inclusion.on_block(now_ms, txs.len());
         let mut included = Vec::new();
         let mut senders = BTreeSet::new();
         for tx in txs {

@@ -26,7 +26,9 @@ pub struct MempoolConfig {
     pub dedupe_hashes_max: usize,
     /// Most transactions in one gossip batch. Default 256.
     pub gossip_batch_txs_max: usize,
-    /// The retry hint given with `mempool_full`. Default 1,000 ms.
+    /// The smallest retry hint given with `mempool_full`; under a lasting overload the hint is
+    /// the time the chain needs to include what the pool holds (see
+    /// [`crate::Mempool::retry_after_ms`]). Default 1,000 ms.
     pub full_retry_after_ms: u64,
     /// Clients' transactions fill the pool freely only up to this share, in percent, of
     /// `txs_max` and `bytes_max`; above it a client's transaction enters only by evicting one

@@ -58,6 +58,7 @@ mod admission;
 mod block;
 mod config;
 mod dedupe;
+mod drain;
 mod gossip;
 mod metrics;
 #[cfg(test)]
@@ -71,6 +72,7 @@ pub use accounts::AccountSource;
 pub use admission::{replacement_fee, Admitted};
 pub use block::Committed;
 pub use config::{ConfigError, MempoolConfig, LARGEST_TX_BYTES};
+pub use drain::{RATE_WINDOW_MS, RETRY_AFTER_MAX_MS};
 pub use gossip::{decode_gossip_batch, encode_gossip_batch, GossipError};
 pub use metrics::Metrics;
 pub use pool::Mempool;

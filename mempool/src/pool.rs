@@ -6,6 +6,7 @@ use tandem_types::{Account, Address, ChainParams, Hash, SignedTransaction};
 
 use crate::config::{ConfigError, MempoolConfig};
 use crate::dedupe::RecentHashes;
+use crate::drain::{InclusionRate, RETRY_AFTER_MAX_MS};
 use crate::metrics::Metrics;
 use crate::queue::{EvictKey, Origin, PoolTx, ReadyKey, SenderQueue};
 
@@ -33,6 +34,8 @@ pub struct Mempool {
     /// Client transactions not yet handed out for gossip, by arrival.
     pub(crate) gossip: BTreeMap<u64, Slot>,
     pub(crate) recent: RecentHashes,
+    /// How fast committed blocks include transactions, for the retry hint.
+    pub(crate) inclusion: InclusionRate,
     pub(crate) next_seq: u64,
     pub(crate) bytes: usize,
     pub(crate) metrics: Metrics,
@@ -58,6 +61,7 @@ impl Mempool {
             tails: BTreeSet::new(),
             by_age: BTreeMap::new(),
             gossip: BTreeMap::new(),
+            inclusion: InclusionRate::default(),
             next_seq: 0,
             bytes: 0,
             metrics: Metrics::default(),
@@ -67,6 +71,17 @@ impl Mempool {
     /// The configuration.
     pub fn config(&self) -> &MempoolConfig {
         &self.config
+    }
+
+    /// The `retry_after_ms` hint of `mempool_full`: how long the chain needs to include what
+    /// the pool holds, at the rate it included transactions lately; at least the configured
+    /// hint, at most [`RETRY_AFTER_MAX_MS`]. A client told to come back when there is room
+    /// does not come back, with every other refused client, while there is none.
+    pub fn retry_after_ms(&self) -> u64 {
+        let min_ms = self.config.full_retry_after_ms;
+        self.inclusion
+            .drain_ms(self.len())
+            .map_or(min_ms, |drain_ms| drain_ms.min(RETRY_AFTER_MAX_MS).max(min_ms))
     }
 
     /// Whether the pool holds the transaction with this hash.

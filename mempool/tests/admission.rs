@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use tandem_mempool::{MempoolConfig, Origin, Rejection, REASONS};
+use tandem_mempool::{MempoolConfig, Origin, Rejection, REASONS, RETRY_AFTER_MAX_MS};
 use tandem_types::{Address, SignatureError};
 
 fn world() -> World {
@@ -326,6 +326,47 @@ fn clients_fill_only_their_share_and_peers_the_rest() {
     let admitted = w.pool.admit(0, transfer(&key(5), 0, 21, 1), Origin::Peer, &w.accounts);
     assert_eq!(admitted.unwrap().evicted.len(), 1);
     assert_eq!(w.pool.metrics().rejected_for("mempool_full"), 3);
+}
+
+#[test]
+fn the_retry_hint_is_the_time_the_chain_needs_to_include_the_pool() {
+    let config = MempoolConfig {
+        txs_max: 4,
+        full_retry_after_ms: 100,
+        client_share_percent: 100,
+        ..MempoolConfig::default()
+    };
+    let mut w = World::new(config);
+    for i in 0..8 {
+        w.fund(&key(i), 1_000_000, 0);
+    }
+    // Blocks from other senders: 4 transactions included over the 2 s after the first block.
+    w.commit(0, &[transfer(&key(5), 0, 20, 1)]);
+    w.commit(1_000, &[transfer(&key(5), 1, 20, 1), transfer(&key(6), 0, 20, 1)]);
+    w.commit(2_000, &[transfer(&key(5), 2, 20, 1), transfer(&key(6), 1, 20, 1)]);
+    for i in 0..4 {
+        w.pool.admit(2_000, transfer(&key(i), 0, 20, 1), Origin::Client, &w.accounts).unwrap();
+    }
+    // Four held at two a second: come back in 2 s, not after the configured 100 ms.
+    let refused = w.pool.admit(2_000, transfer(&key(4), 0, 20, 1), Origin::Client, &w.accounts);
+    assert_eq!(refused.unwrap_err(), Rejection::MempoolFull { retry_after_ms: 2_000 });
+    assert_eq!(w.pool.retry_after_ms(), 2_000);
+    // A slow chain's hint is capped: one transaction in 10 s would say 70 s for seven.
+    let mut slow = World::new(MempoolConfig { txs_max: 7, ..MempoolConfig::default() });
+    slow.fund(&key(5), 1_000, 0);
+    slow.commit(0, &[]);
+    slow.commit(10_000, &[transfer(&key(5), 0, 20, 1)]);
+    assert_eq!(slow.pool.retry_after_ms(), 1_000, "an empty pool needs no time");
+    for i in 0..3 {
+        slow.fund(&key(i), 1_000, 0);
+        slow.pool.admit(10_000, transfer(&key(i), 0, 20, 1), Origin::Peer, &slow.accounts).unwrap();
+    }
+    assert_eq!(slow.pool.retry_after_ms(), 30_000);
+    for i in 6..10 {
+        slow.fund(&key(i), 1_000, 0);
+        slow.pool.admit(10_000, transfer(&key(i), 0, 20, 1), Origin::Peer, &slow.accounts).unwrap();
+    }
+    assert_eq!(slow.pool.retry_after_ms(), RETRY_AFTER_MAX_MS);
 }
 
 #[test]
