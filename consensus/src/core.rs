@@ -5,7 +5,7 @@
 //! proposals by executing their blocks, builds blocks when it proposes, and commits decided
 //! blocks through the executor. It never reads a clock, sleeps or touches a socket.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use malachitebft_core_consensus::{
@@ -37,11 +37,12 @@ pub trait BlockSource {
     /// `block` was committed at `now_ms` (the executor's state already holds its effects):
     /// its transactions are no longer candidates.
     fn on_committed(&mut self, now_ms: u64, block: &tandem_types::Block);
-    /// Whether this node already verified the signature of the transaction `tx_hash` (a
-    /// mempool verifies on admission); execution then does not verify it again. The default
-    /// knows nothing, so every signature is verified.
-    fn is_verified(&self, _tx_hash: &Hash) -> bool {
-        false
+    /// Those of `tx_hashes` whose signature this node already verified (a mempool verifies
+    /// on admission); execution then does not verify them again. Asked once per block, so
+    /// that a source behind a lock takes it once. The default knows none, so every signature
+    /// is verified.
+    fn verified_among(&self, _tx_hashes: &[Hash]) -> HashSet<Hash> {
+        HashSet::new()
     }
 }
 
@@ -232,6 +233,8 @@ struct Handler<S> {
     executor: Executor,
     source: S,
     now_ms: u64,
+    /// When the current height started here (its inputs' time), for the decision's log.
+    height_started_ms: u64,
     /// Blocks this node built, by (height, round), so that a repeated request gets the same.
     built: BTreeMap<(u64, u32), BlockValue>,
     /// Blocks that executed validly on the current head, with their outcomes.
@@ -294,6 +297,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             executor,
             source,
             now_ms: 0,
+            height_started_ms: 0,
             built: BTreeMap::new(),
             executed: BTreeMap::new(),
             outputs: Vec::new(),
@@ -636,6 +640,9 @@ impl<S: BlockSource> ConsensusCore<S> {
                 continue;
             }
             let started_height = matches!(input, Input::StartHeight(..));
+            if started_height {
+                self.handler.height_started_ms = now_ms;
+            }
             let result: Result<(), malachitebft_core_consensus::Error<TandemContext>> = process!(
                 input: input,
                 state: &mut self.state,
@@ -676,12 +683,19 @@ impl<S: BlockSource> ConsensusCore<S> {
 }
 
 impl<S: BlockSource> Handler<S> {
+    /// The hashes of those of `txs` whose signature the source verified.
+    fn verified_among(&self, txs: &[SignedTransaction]) -> HashSet<Hash> {
+        let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+        self.source.verified_among(&hashes)
+    }
+
     /// Executes `block` on the head, verifying only the signatures the source has not.
     fn execute_known(
         &self,
         block: &tandem_types::Block,
     ) -> Result<tandem_executor::BlockOutcome, ExecutorError> {
-        let known = |hash: &Hash| self.source.is_verified(hash);
+        let verified = self.verified_among(&block.txs);
+        let known = |hash: &Hash| verified.contains(hash);
         self.executor.execute(block, SignatureCheck::SkipVerified(&known))
     }
 
@@ -956,7 +970,8 @@ impl<S: BlockSource> Handler<S> {
             None => {
                 let limit = self.executor.genesis().params.block_txs_max as usize;
                 let candidates = self.source.candidates(height.0, limit);
-                let known = |hash: &Hash| self.source.is_verified(hash);
+                let verified = self.verified_among(&candidates);
+                let known = |hash: &Hash| verified.contains(hash);
                 let built = match self.executor.build(
                     self.key.address(),
                     self.now_ms,
@@ -1030,6 +1045,8 @@ impl<S: BlockSource> Handler<S> {
             height = block.header.height,
             round = protocol.round,
             txs = block.header.tx_count,
+            height_ms = self.now_ms.saturating_sub(self.height_started_ms),
+            since_proposal_ms = self.now_ms.saturating_sub(block.header.timestamp_ms),
             "consensus.decided"
         );
         self.outputs.push(Output::Decided {

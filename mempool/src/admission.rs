@@ -119,9 +119,18 @@ impl Mempool {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
-        let max = self.config.tx_bytes_max;
-        if bytes.len() > max {
-            return Err(Rejection::TooLarge { bytes: bytes.len(), max });
+        Mempool::decode_transaction_with(self.config.tx_bytes_max, bytes)
+    }
+
+    /// Decodes `bytes` strictly as a signed transaction of at most `tx_bytes_max` bytes,
+    /// without the pool (so that a caller sharing the pool need not hold it for this); the
+    /// caller counts a failure with [`Mempool::count_rejection`].
+    pub fn decode_transaction_with(
+        tx_bytes_max: usize,
+        bytes: &[u8],
+    ) -> Result<SignedTransaction, Rejection> {
+        if bytes.len() > tx_bytes_max {
+            return Err(Rejection::TooLarge { bytes: bytes.len(), max: tx_bytes_max });
         }
         SignedTransaction::from_bytes(bytes).map_err(Rejection::BadEncoding)
     }

@@ -10,9 +10,9 @@
 //! Signatures are verified outside the pool's lock (every other check first, under the lock;
 //! then the signature; then admission again under the lock), so RPC threads verify in
 //! parallel. Every pooled transaction's signature is verified, so consensus does not verify
-//! it again when it executes a block ([`PoolSource`]'s `is_verified`).
+//! it again when it executes a block ([`PoolSource`]'s `verified_among`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -119,14 +119,23 @@ pub struct SharedPool {
     /// hold them (refused, evicted, or not yet gossiped here), so the check ran on the
     /// consensus thread, on the path to the vote.
     unpooled_checks: AtomicU64,
+    /// The pool's largest accepted transaction, to decode clients' bytes without the lock.
+    tx_bytes_max: usize,
 }
 
 impl SharedPool {
     /// A pool over the executor's committed accounts; `ready` is notified on each admission
     /// of a ready transaction.
     pub fn new(mempool: Mempool, accounts: CommittedAccounts, ready: Arc<Notify>) -> SharedPool {
+        let tx_bytes_max = mempool.config().tx_bytes_max;
         let inner = Inner { mempool, removed: HashMap::new(), removed_order: VecDeque::new() };
-        SharedPool { inner: Mutex::new(inner), accounts, ready, unpooled_checks: AtomicU64::new(0) }
+        SharedPool {
+            inner: Mutex::new(inner),
+            accounts,
+            ready,
+            unpooled_checks: AtomicU64::new(0),
+            tx_bytes_max,
+        }
     }
 
     // A panic inside the pool would be a bug in it; its state is still the best there is.
@@ -136,7 +145,10 @@ impl SharedPool {
 
     /// Admits a client's encoded transaction.
     pub fn admit_client(&self, bytes: &[u8]) -> Result<Admitted, Rejection> {
-        let decoded = self.lock().mempool.decode_transaction(bytes);
+        let decoded = Mempool::decode_transaction_with(self.tx_bytes_max, bytes);
+        if let Err(rejection) = &decoded {
+            self.lock().mempool.count_rejection(rejection);
+        }
         self.admit(decoded?, Origin::Client)
     }
 
@@ -280,13 +292,15 @@ impl BlockSource for PoolSource {
         self.pool.lock().mempool.has_ready()
     }
 
-    fn is_verified(&self, tx_hash: &Hash) -> bool {
+    fn verified_among(&self, tx_hashes: &[Hash]) -> HashSet<Hash> {
         // Every pooled transaction's signature was verified on admission.
-        let pooled = self.pool.lock().mempool.contains(tx_hash);
-        if !pooled {
-            self.pool.unpooled_checks.fetch_add(1, Ordering::Relaxed);
-        }
-        pooled
+        let verified: HashSet<Hash> = {
+            let inner = self.pool.lock();
+            tx_hashes.iter().filter(|hash| inner.mempool.contains(hash)).copied().collect()
+        };
+        let unpooled = (tx_hashes.len() - verified.len()) as u64;
+        self.pool.unpooled_checks.fetch_add(unpooled, Ordering::Relaxed);
+        verified
     }
 
     fn on_committed(&mut self, now_ms: u64, block: &Block) {
@@ -337,6 +351,53 @@ pub async fn run_gossip<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tandem_consensus::BlockSource;
+    use tandem_executor::Executor;
+    use tandem_types::{
+        Action, ChainParams, Genesis, GenesisAccount, GenesisValidator, L1Address, SecretKey,
+        Transaction,
+    };
+
+    #[test]
+    fn only_pooled_transactions_count_as_verified_and_the_others_are_counted() {
+        let (validator, sender) = (SecretKey::from_seed(&[1; 32]), SecretKey::from_seed(&[2; 32]));
+        let params = ChainParams {
+            min_fee: 1,
+            block_txs_max: 10,
+            block_bytes_max: 1 << 16,
+            batch_blocks: 10,
+        };
+        let genesis = Genesis {
+            chain_id: 9,
+            genesis_time_ms: 0,
+            params,
+            validators: vec![GenesisValidator {
+                address: validator.address(),
+                l1_address: L1Address([1; 20]),
+                power: 1,
+            }],
+            accounts: vec![GenesisAccount { address: sender.address(), balance: 1_000 }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let executor = Executor::open(&dir.path().join("store.redb"), genesis.clone()).unwrap();
+        let mempool = Mempool::new(Default::default(), 9, &genesis.params).unwrap();
+        let pool = Arc::new(SharedPool::new(
+            mempool,
+            executor.committed_accounts(),
+            Arc::new(Notify::new()),
+        ));
+        let transfer = |nonce| {
+            let action = Action::Transfer { to: Address([7; 32]), amount: 1 };
+            Transaction { chain_id: 9, sender: sender.address(), nonce, fee: 1, action }
+                .sign(&sender)
+        };
+        let (pooled, unpooled) = (transfer(0), transfer(1));
+        pool.admit_client(&pooled.to_bytes()).unwrap();
+        let source = PoolSource::new(pool.clone(), (10, 1 << 16), 0);
+        let verified = source.verified_among(&[pooled.hash(), unpooled.hash()]);
+        assert_eq!(verified, HashSet::from([pooled.hash()]));
+        assert_eq!(pool.unpooled_checks(), 1);
+    }
 
     /// Commits `count` heights of `txs` transactions each, `interval_ms` apart, after `at`.
     fn heights(

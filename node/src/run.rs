@@ -2,13 +2,17 @@
 //! and the write-ahead log, starts the QUIC transport, the mempool and its gossip, the client
 //! JSON-RPC and the metrics server, and drives consensus until SIGINT or SIGTERM.
 //!
-//! Three kinds of threads, so that client load never slows consensus down:
+//! Four kinds of threads, so that client load never slows consensus down:
 //! - the consensus thread runs the validator's driver;
 //! - one network thread runs the QUIC transport (its runtime also gives the consensus
 //!   thread its timers);
-//! - the service threads run the RPC server, gossip admission and metrics, at a lower
-//!   scheduling priority (`node.service_niceness`): under overload they yield the CPU to
-//!   consensus and the network, so blocks keep coming while clients are told to retry.
+//! - one gossip thread admits peers' transactions: they are about to be in blocks, and a
+//!   block whose transactions this node has not verified yet costs that check on the
+//!   consensus thread, on the path to its vote;
+//! - the service threads run the RPC server (clients' transactions), the L1 task and
+//!   metrics, at a lower scheduling priority (`node.service_niceness`): under overload they
+//!   yield the CPU to consensus, the network and the gossip, so blocks keep coming while
+//!   clients are told to retry.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +56,12 @@ pub fn run_node(home: &Path, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the network runtime")?;
+    let gossip = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("gossip")
+        .enable_all()
+        .build()
+        .context("starting the gossip runtime")?;
     let niceness = config.node.service_niceness;
     let service = tokio::runtime::Builder::new_multi_thread()
         .thread_name("service")
@@ -59,7 +69,8 @@ pub fn run_node(home: &Path, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the service runtime")?;
-    service.block_on(run(home, config, network.handle().clone()))
+    let runtimes = Runtimes { network: network.handle().clone(), gossip: gossip.handle().clone() };
+    service.block_on(run(home, config, runtimes))
 }
 
 /// Lowers the calling thread's scheduling priority by `niceness` (Linux: per thread).
@@ -73,12 +84,18 @@ fn lower_priority(niceness: i32) {
     }
 }
 
-/// Runs the node in `home` until a termination signal; the transport runs on `network`.
-pub async fn run(
-    home: &Path,
-    config: Config,
-    network_runtime: tokio::runtime::Handle,
-) -> anyhow::Result<()> {
+/// The runtimes besides the service one that [`run`] runs on.
+pub struct Runtimes {
+    /// The QUIC transport and the consensus thread's timers.
+    pub network: tokio::runtime::Handle,
+    /// The admission of peers' transactions.
+    pub gossip: tokio::runtime::Handle,
+}
+
+/// Runs the node in `home` until a termination signal; the transport and the gossip run on
+/// their own runtimes.
+pub async fn run(home: &Path, config: Config, runtimes: Runtimes) -> anyhow::Result<()> {
+    let network_runtime = runtimes.network;
     let resolve = |path: &Path| Config::resolve(home, path);
     let genesis_path = resolve(&config.node.genesis);
     let genesis_text = std::fs::read_to_string(&genesis_path)
@@ -154,7 +171,7 @@ pub async fn run(
         }
     };
 
-    tokio::spawn(run_gossip(
+    runtimes.gossip.spawn(run_gossip(
         pool.clone(),
         network.clone(),
         gossip_incoming,
