@@ -263,7 +263,7 @@ struct Service {
     given: BTreeMap<u64, BTreeMap<[u8; 32], AttestationMessage>>,
     /// The batch this node built for the contract's next index, with the certificates its
     /// data holds: proposed and posted from here, not read from the store again.
-    built: Option<(Batch, Vec<CommitCertificate>)>,
+    built: Option<(Arc<Batch>, Vec<CommitCertificate>)>,
     /// The proposals checked, by batch and proposer: their digests.
     checked: BTreeMap<(u64, Address), std::collections::BTreeSet<[u8; 32]>>,
     /// The L1 block up to which events have been read.
@@ -322,7 +322,7 @@ impl Service {
     }
 
     /// The batch built for `header` (with its certificates), if it is the one held.
-    fn built_for(&self, header: &BatchHeader) -> Option<&(Batch, Vec<CommitCertificate>)> {
+    fn built_for(&self, header: &BatchHeader) -> Option<&(Arc<Batch>, Vec<CommitCertificate>)> {
         self.built.as_ref().filter(|(batch, _)| batch.header == *header)
     }
 
@@ -442,7 +442,7 @@ impl Service {
         };
         let attestation = attest(&self.task.key, self.poster.domain(), &batch.header)?;
         self.poster.on_built(now, batch.header, attestation.signature);
-        self.built = Some((batch, certificates));
+        self.built = Some((Arc::new(batch), certificates));
         debug!(batch = index, "l1.built");
         Ok(())
     }
@@ -502,65 +502,7 @@ impl Service {
                 debug!(%peer, batch = index, "l1.proposal not checked again");
                 None
             }
-            None => {
-                let store = self.task.store.clone();
-                let validators = self.validators.clone();
-                let (chain_id, batch_blocks) = (self.task.genesis.chain_id, self.batch_blocks);
-                let checked = tokio::task::spawn_blocking(move || {
-                    check_against_store(
-                        &store,
-                        &header,
-                        certificates,
-                        (chain_id, &validators),
-                        batch_blocks,
-                    )
-                })
-                .await;
-                if matches!(checked, Ok(Ok(Some(_)))) {
-                    // A verdict: remembered, so the same proposal is not checked again. (Not
-                    // yet decided here is no verdict: the proposer sends it again.)
-                    self.checked.entry((index, peer)).or_default().insert(digest);
-                }
-                match checked {
-                    Ok(Ok(Some(Ok(batch)))) => {
-                        match attest(&self.task.key, self.poster.domain(), &batch.header) {
-                            Ok(attestation) => {
-                                let message = AttestationMessage {
-                                    index,
-                                    digest,
-                                    signature: attestation.signature,
-                                };
-                                self.given.entry(index).or_default().insert(digest, message);
-                                debug!(%peer, batch = index, "l1.signed");
-                                Some(message)
-                            }
-                            Err(error) => {
-                                warn!(%error, "l1.sign failed");
-                                None
-                            }
-                        }
-                    }
-                    // Not decided here yet: the proposer sends it again.
-                    Ok(Ok(None)) => None,
-                    Ok(Ok(Some(Err(rejected)))) => {
-                        if matches!(rejected, ProposalRejected::HeaderMismatch { field, .. } if field != "data_hash")
-                        {
-                            error!(%peer, %rejected, "l1.proposal_differs: the proposer's chain is not this node's");
-                        } else {
-                            warn!(%peer, %rejected, "l1.proposal refused");
-                        }
-                        None
-                    }
-                    Ok(Err(error)) => {
-                        warn!(error = %format!("{error:#}"), "l1.proposal: the store could not be read");
-                        None
-                    }
-                    Err(error) => {
-                        warn!(%error, "l1.proposal check failed");
-                        None
-                    }
-                }
-            }
+            None => self.judge(peer, header, certificates, digest).await,
         };
         if let Some(message) = answer {
             let payload = Bytes::from(tandem_types::encode(&L1Message::Attestation(message)));
@@ -568,6 +510,69 @@ impl Service {
                 debug!(%peer, ?error, "l1.attestation not sent");
             }
         }
+    }
+
+    /// Checks a proposal not judged before against the store (off the async threads) and, if
+    /// it holds, signs it; the signature to send back.
+    async fn judge(
+        &mut self,
+        peer: Address,
+        header: BatchHeader,
+        certificates: Vec<CommitCertificate>,
+        digest: [u8; 32],
+    ) -> Option<AttestationMessage> {
+        let index = header.index;
+        let store = self.task.store.clone();
+        let validators = self.validators.clone();
+        let (chain_id, batch_blocks) = (self.task.genesis.chain_id, self.batch_blocks);
+        let checked = tokio::task::spawn_blocking(move || {
+            check_against_store(
+                &store,
+                &header,
+                certificates,
+                (chain_id, &validators),
+                batch_blocks,
+            )
+        })
+        .await;
+        if matches!(checked, Ok(Ok(Some(_)))) {
+            // A verdict: remembered, so the same proposal is not checked again. (Not yet
+            // decided here is no verdict: the proposer sends it again.)
+            self.checked.entry((index, peer)).or_default().insert(digest);
+        }
+        let batch = match checked {
+            Ok(Ok(Some(Ok(batch)))) => batch,
+            // Not decided here yet: the proposer sends it again.
+            Ok(Ok(None)) => return None,
+            Ok(Ok(Some(Err(rejected)))) => {
+                if matches!(rejected, ProposalRejected::HeaderMismatch { field, .. } if field != "data_hash")
+                {
+                    error!(%peer, %rejected, "l1.proposal_differs: the proposer's chain is not this node's");
+                } else {
+                    warn!(%peer, %rejected, "l1.proposal refused");
+                }
+                return None;
+            }
+            Ok(Err(error)) => {
+                warn!(error = %format!("{error:#}"), "l1.proposal: the store could not be read");
+                return None;
+            }
+            Err(error) => {
+                warn!(%error, "l1.proposal check failed");
+                return None;
+            }
+        };
+        let attestation = match attest(&self.task.key, self.poster.domain(), &batch.header) {
+            Ok(attestation) => attestation,
+            Err(error) => {
+                warn!(%error, "l1.sign failed");
+                return None;
+            }
+        };
+        let message = AttestationMessage { index, digest, signature: attestation.signature };
+        self.given.entry(index).or_default().insert(digest, message);
+        debug!(%peer, batch = index, "l1.signed");
+        Some(message)
     }
 
     /// Starts sending the batch this node should post now, unless one is being sent. A
@@ -584,7 +589,8 @@ impl Service {
             self.poster.on_post_failed(now, job.header.index);
             return;
         };
-        let batch = batch.clone();
+        // Shared with the sending task, not copied: a batch can be megabytes.
+        let batch = Arc::clone(batch);
         info!(batch = job.header.index, signatures = job.signatures.len(), "l1.posting");
         let client = self.client.clone();
         let policy = self.policy;
