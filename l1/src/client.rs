@@ -330,10 +330,9 @@ impl RollupClient {
     ) -> Result<SentBatch, L1Error> {
         let sender = self.sender()?;
         let index = batch.header.index;
-        let header = TandemRollup::BatchHeader::from(&batch.header);
-        let signatures: Vec<Bytes> = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
         let contract = self.instance();
-        let call = contract.submitBatch(header, Bytes::from(batch.data.clone()), signatures);
+        let (header, data, signatures) = submit_arguments(batch, signatures);
+        let call = contract.submitBatch(header, data, signatures);
         let gas = call.estimate_gas().await.map_err(refusal)?;
         let nonce = self.provider.get_transaction_count(sender).latest().await.map_err(rpc)?;
         let fees = self.provider.estimate_eip1559_fees().await.map_err(rpc)?;
@@ -409,13 +408,10 @@ impl RollupClient {
     pub async fn committed_batches(&self) -> Result<Vec<PostedBatch>, L1Error> {
         use alloy::consensus::Transaction as _;
         use alloy::sol_types::SolCall;
-        let events =
-            self.instance().BatchCommitted_filter().from_block(0).query().await.map_err(refusal)?;
-        let mut batches = Vec::with_capacity(events.len());
-        for (event, log) in events {
-            let tx_hash = log.transaction_hash.ok_or_else(|| {
-                L1Error::Rpc("a BatchCommitted log without its transaction".into())
-            })?;
+        let latest = self.block_number().await?;
+        let mut batches = Vec::new();
+        for event in self.committed_events(0, latest).await? {
+            let tx_hash = B256::from(event.l1_tx_hash);
             let tx = self
                 .provider
                 .get_transaction_by_hash(tx_hash)
@@ -432,11 +428,10 @@ impl RollupClient {
                 header: BatchHeader::from(&call.header),
                 data: call.data.to_vec(),
                 signatures: call.signatures.iter().map(|s| s.to_vec()).collect(),
-                l1_tx_hash: tx_hash.0,
-                l1_block: log.block_number.unwrap_or_default(),
+                l1_tx_hash: event.l1_tx_hash,
+                l1_block: event.l1_block,
             });
         }
-        batches.sort_by_key(|batch| batch.header.index);
         Ok(batches)
     }
 
@@ -447,11 +442,10 @@ impl RollupClient {
         batch: &Batch,
         signatures: &[[u8; 65]],
     ) -> Result<([u8; 32], u64), L1Error> {
-        let header = TandemRollup::BatchHeader::from(&batch.header);
-        let signatures: Vec<Bytes> = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
         let contract = self.instance();
-        let call = contract.submitBatch(header, Bytes::from(batch.data.clone()), signatures);
-        let pending = call.send().await.map_err(refusal)?;
+        let (header, data, signatures) = submit_arguments(batch, signatures);
+        let pending =
+            contract.submitBatch(header, data, signatures).send().await.map_err(refusal)?;
         let receipt =
             pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await.map_err(rpc)?;
         if !receipt.status() {
@@ -460,4 +454,13 @@ impl RollupClient {
         }
         Ok((receipt.transaction_hash.0, receipt.gas_used))
     }
+}
+
+/// `submitBatch`'s arguments for `batch` with `signatures` (ascending signers).
+fn submit_arguments(
+    batch: &Batch,
+    signatures: &[[u8; 65]],
+) -> (TandemRollup::BatchHeader, Bytes, Vec<Bytes>) {
+    let signatures = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
+    (TandemRollup::BatchHeader::from(&batch.header), Bytes::from(batch.data.clone()), signatures)
 }
