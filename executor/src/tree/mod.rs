@@ -21,17 +21,34 @@ pub(crate) use update::TreeUpdate;
 
 pub(crate) use node::TreeNode;
 
-use node::{Child, LeafNode};
+use node::{Child, ChildKind, InternalNode, LeafNode};
 
-/// The nodes of the latest tree version, kept in memory so that execution never reads disk.
+/// The latest tree version, kept in memory so that execution never reads disk. Leaves are held
+/// by their parents (see [`Child`]); only a leaf at the root stands alone.
 pub(crate) struct LiveTree {
-    nodes: FxHashMap<NodePos, TreeNode>,
-    root: Option<NodePos>,
+    internal: FxHashMap<NodePos, Box<InternalNode>>,
+    root: Option<(NodePos, RootKind)>,
+}
+
+/// What the root is; an internal root is in the map with the others.
+#[derive(Clone, Copy)]
+enum RootKind {
+    Null,
+    Leaf(LeafNode),
+    Internal,
+}
+
+/// A node the update replaces, as the live tree holds it.
+#[derive(Clone, Copy)]
+pub(crate) enum Existing<'a> {
+    Null,
+    Leaf(LeafNode),
+    Internal(&'a InternalNode),
 }
 
 impl LiveTree {
     pub fn empty() -> LiveTree {
-        LiveTree { nodes: FxHashMap::default(), root: None }
+        LiveTree { internal: FxHashMap::default(), root: None }
     }
 
     /// Loads every node reachable from the root of `version` through `read`, checking each
@@ -41,17 +58,16 @@ impl LiveTree {
         version: Version,
         read: impl Fn(&NodePos) -> Result<Option<StoredNode>, StoreError>,
     ) -> Result<(LiveTree, Vec<(KeyHash, OwnedValue)>), StoreError> {
-        let mut loader = Loader { read, nodes: FxHashMap::default(), values: Vec::new() };
+        let mut loader = Loader { read, internal: FxHashMap::default(), values: Vec::new() };
         let root = NodePos::root(version);
-        match loader.read(&root)? {
-            StoredNode::Null => {
-                loader.nodes.insert(root, TreeNode::Null);
-            }
-            stored => {
-                loader.load(root, stored)?;
-            }
-        }
-        Ok((LiveTree { nodes: loader.nodes, root: Some(root) }, loader.values))
+        let kind = match loader.read(&root)? {
+            StoredNode::Null => RootKind::Null,
+            stored => match loader.load(root, stored)?.kind {
+                ChildKind::Leaf(leaf) => RootKind::Leaf(leaf),
+                ChildKind::Internal { .. } => RootKind::Internal,
+            },
+        };
+        Ok((LiveTree { internal: loader.internal, root: Some((root, kind)) }, loader.values))
     }
 
     /// Computes the root and the node changes of writing `changes` as `version`.
@@ -61,29 +77,81 @@ impl LiveTree {
         version: Version,
     ) -> Result<TreeUpdate, StoreError> {
         let changes = changes.into_iter().map(|(key, value)| (key.0, value)).collect();
-        update::update(&self.nodes, self.root, changes, version)
+        update::update(self, changes, version)
     }
 
-    /// Applies a committed update: new nodes in, replaced nodes out.
+    /// Applies a committed update: new internal nodes in, replaced ones out. New leaves are
+    /// already in their new parents.
     pub fn apply(&mut self, update: TreeUpdate) {
         for stale in &update.stale {
-            self.nodes.remove(stale);
+            self.internal.remove(stale);
         }
-        self.nodes.reserve(update.nodes.len());
-        self.nodes.extend(update.nodes.into_iter().map(|new| (new.pos, new.node)));
-        self.root = Some(NodePos::root(update.version));
+        let mut root = RootKind::Null;
+        for new in update.nodes {
+            match new.node {
+                TreeNode::Internal(node) => {
+                    if new.pos.depth == 0 {
+                        root = RootKind::Internal;
+                    }
+                    self.internal.insert(new.pos, node);
+                }
+                TreeNode::Leaf(leaf) if new.pos.depth == 0 => root = RootKind::Leaf(leaf),
+                TreeNode::Leaf(_) | TreeNode::Null => {}
+            }
+        }
+        self.root = Some((NodePos::root(update.version), root));
     }
 
-    /// Hash of the root node of `version`, if cached.
+    /// Hash of the root node of `version`, if that is the live version.
     pub fn root_hash(&self, version: Version) -> Option<Hash> {
-        self.nodes.get(&NodePos::root(version)).map(TreeNode::hash)
+        let (pos, kind) = self.root?;
+        if pos.version != version {
+            return None;
+        }
+        match kind {
+            RootKind::Null => Some(PLACEHOLDER_HASH),
+            RootKind::Leaf(leaf) => Some(leaf.hash()),
+            RootKind::Internal => self.internal.get(&pos).map(|node| node.hash()),
+        }
+    }
+
+    /// The root, as the update finds it; none before the first version.
+    pub(crate) fn existing_root(&self) -> Result<Option<(NodePos, Existing<'_>)>, StoreError> {
+        let Some((pos, kind)) = self.root else { return Ok(None) };
+        let existing = match kind {
+            RootKind::Null => Existing::Null,
+            RootKind::Leaf(leaf) => Existing::Leaf(leaf),
+            RootKind::Internal => Existing::Internal(self.internal(&pos)?),
+        };
+        Ok(Some((pos, existing)))
+    }
+
+    /// The child at `pos`, as its parent describes it.
+    pub(crate) fn existing_child(
+        &self,
+        pos: &NodePos,
+        child: &Child,
+    ) -> Result<Existing<'_>, StoreError> {
+        match child.kind {
+            ChildKind::Leaf(leaf) => Ok(Existing::Leaf(leaf)),
+            ChildKind::Internal { .. } => Ok(Existing::Internal(self.internal(pos)?)),
+        }
+    }
+
+    fn internal(&self, pos: &NodePos) -> Result<&InternalNode, StoreError> {
+        self.internal.get(pos).map(|node| &**node).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "tree node missing: version {} depth {}",
+                pos.version, pos.depth
+            ))
+        })
     }
 }
 
 /// Reads a subtree bottom-up, so that each internal node is checked against its children.
 struct Loader<R> {
     read: R,
-    nodes: FxHashMap<NodePos, TreeNode>,
+    internal: FxHashMap<NodePos, Box<InternalNode>>,
     values: Vec<(KeyHash, OwnedValue)>,
 }
 
@@ -100,12 +168,9 @@ impl<R: Fn(&NodePos) -> Result<Option<StoredNode>, StoreError>> Loader<R> {
     /// Loads the subtree at `pos`, whose record is `stored`, and returns its parent's view of it.
     fn load(&mut self, pos: NodePos, stored: StoredNode) -> Result<Child, StoreError> {
         let child = stored.as_child(pos.version)?;
-        let node = match stored {
+        match stored {
             StoredNode::Null => unreachable!("as_child refuses an empty tree below the root"),
-            StoredNode::Leaf(leaf) => {
-                self.values.push((KeyHash(leaf.key_hash), leaf.value));
-                TreeNode::Leaf(LeafNode { key_hash: leaf.key_hash, value_hash: leaf.value_hash })
-            }
+            StoredNode::Leaf(leaf) => self.values.push((KeyHash(leaf.key_hash), leaf.value)),
             StoredNode::Internal(internal) => {
                 let node = rebuild_internal(&pos, internal, |child_pos, held| {
                     let child = match held {
@@ -114,10 +179,9 @@ impl<R: Fn(&NodePos) -> Result<Option<StoredNode>, StoreError>> Loader<R> {
                     };
                     self.load(child_pos, child)
                 })?;
-                TreeNode::Internal(node)
+                self.internal.insert(pos, node);
             }
-        };
-        self.nodes.insert(pos, node);
+        }
         Ok(child)
     }
 }

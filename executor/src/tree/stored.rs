@@ -82,11 +82,10 @@ impl StoredNode {
                 version,
                 kind: ChildKind::Internal { leaf_count: internal.leaf_count },
             }),
-            StoredNode::Leaf(leaf) => Ok(Child {
-                hash: LeafNode { key_hash: leaf.key_hash, value_hash: leaf.value_hash }.hash().0,
-                version,
-                kind: ChildKind::Leaf,
-            }),
+            StoredNode::Leaf(leaf) => {
+                let leaf = LeafNode { key_hash: leaf.key_hash, value_hash: leaf.value_hash };
+                Ok(Child { hash: leaf.hash().0, version, kind: ChildKind::Leaf(leaf) })
+            }
         }
     }
 }
@@ -123,7 +122,7 @@ pub(crate) fn write_records(
             TreeNode::Internal(node) => StoredNodeRef::Internal {
                 hash: node.hash().0,
                 leaf_count: node.leaf_count,
-                child_versions: node.children.map(|child| child.map(|child| child.version)),
+                child_versions: node.child_versions(),
                 leaves: leaves_by_parent
                     .remove(&new.pos)
                     .unwrap_or_default()
@@ -183,14 +182,14 @@ pub(crate) fn rebuild_internal(
         }
         held[slot] = Some(leaf);
     }
-    let mut children = [None; 16];
+    let mut children = Vec::with_capacity(16);
     for (slot, version) in stored.child_versions.iter().enumerate() {
         if let Some(version) = version {
             let leaf = held[slot].take();
-            children[slot] = Some(child(pos.child(*version, slot as u8), leaf)?);
+            children.push((slot as u8, child(pos.child(*version, slot as u8), leaf)?));
         }
     }
-    if children.iter().all(Option::is_none) {
+    if children.is_empty() {
         return Err(corrupt("no children"));
     }
     let node = InternalNode::new(children);
@@ -215,15 +214,12 @@ mod tests {
     }
 
     fn leaf_child(byte: u8) -> Child {
-        Child { hash: leaf(byte).hash().0, version: 3, kind: ChildKind::Leaf }
+        Child { hash: leaf(byte).hash().0, version: 3, kind: ChildKind::Leaf(leaf(byte)) }
     }
 
     /// A root over two leaves, in slots 2 and 9; the one in slot 9 moved unchanged.
     fn two_leaves() -> (TreeUpdate, Box<InternalNode>) {
-        let mut children = [None; 16];
-        children[2] = Some(leaf_child(0x22));
-        children[9] = Some(leaf_child(0x99));
-        let node = InternalNode::new(children);
+        let node = InternalNode::new(vec![(2, leaf_child(0x22)), (9, leaf_child(0x99))]);
         let root = NodePos::root(3);
         let nodes = vec![
             NewNode { pos: root, node: TreeNode::Internal(node.clone()), value: None },

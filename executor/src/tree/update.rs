@@ -7,15 +7,15 @@
 //! Accounts are never deleted, so an update only inserts and replaces.
 
 use jmt::{OwnedValue, Version};
-use rustc_hash::FxHashMap;
 use tandem_types::{sha256, Hash};
 
 use super::node::{nibble, Child, ChildKind, InternalNode, LeafNode, NodePos, TreeNode, MAX_DEPTH};
+use super::{Existing, LiveTree};
 use crate::error::StoreError;
 
 /// A new node of an update. A changed leaf carries its account value; a leaf moved unchanged
 /// carries none (its value is the account's current one).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct NewNode {
     pub pos: NodePos,
     pub node: TreeNode,
@@ -23,7 +23,7 @@ pub(crate) struct NewNode {
 }
 
 /// Everything one version changes in the tree.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TreeUpdate {
     pub version: Version,
     pub root: Hash,
@@ -40,11 +40,9 @@ struct Entry {
     value: Option<OwnedValue>,
 }
 
-/// Computes the update that writes `changes` (distinct keys) as `version` onto the tree whose
-/// root is at `root` (`None` for no tree yet).
+/// Computes the update that writes `changes` (distinct keys) as `version` onto `tree`.
 pub(crate) fn update(
-    nodes: &FxHashMap<NodePos, TreeNode>,
-    root: Option<NodePos>,
+    tree: &LiveTree,
     changes: Vec<([u8; 32], OwnedValue)>,
     version: Version,
 ) -> Result<TreeUpdate, StoreError> {
@@ -59,15 +57,12 @@ pub(crate) fn update(
     // About one internal node per leaf above the bottom, in a tree of any size.
     let expected_nodes = 2 * entries.len() + 64;
     let mut writer = Writer {
-        nodes,
+        tree,
         version,
         new: Vec::with_capacity(expected_nodes),
         stale: Vec::with_capacity(expected_nodes),
     };
-    let existing = match root {
-        Some(pos) => Some((pos, writer.node(&pos)?)),
-        None => None,
-    };
+    let existing = tree.existing_root()?;
     let root = if entries.is_empty() {
         if existing.is_some() {
             return Err(StoreError::Corrupt("empty update of a non-empty tree".into()));
@@ -83,48 +78,39 @@ pub(crate) fn update(
 }
 
 struct Writer<'a> {
-    nodes: &'a FxHashMap<NodePos, TreeNode>,
+    tree: &'a LiveTree,
     version: Version,
     new: Vec<NewNode>,
     stale: Vec<NodePos>,
 }
 
 impl<'a> Writer<'a> {
-    fn node(&self, pos: &NodePos) -> Result<&'a TreeNode, StoreError> {
-        self.nodes.get(pos).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "tree node missing: version {} depth {}",
-                pos.version, pos.depth
-            ))
-        })
-    }
-
     /// Writes `entries` (sorted, sharing their first `depth` nibbles) into the subtree whose
     /// current node is `existing`, and returns what the parent records of the new subtree.
     fn rewrite(
         &mut self,
         depth: usize,
-        existing: Option<(NodePos, &'a TreeNode)>,
+        existing: Option<(NodePos, Existing<'a>)>,
         entries: &mut [Entry],
     ) -> Result<Child, StoreError> {
         let Some((pos, node)) = existing else { return self.create(depth, entries) };
         self.stale.push(pos);
         match node {
-            TreeNode::Null => self.create(depth, entries),
-            TreeNode::Leaf(leaf) => self.rewrite_leaf(depth, leaf, entries),
-            TreeNode::Internal(internal) => {
-                let mut node = internal.clone();
+            Existing::Null => self.create(depth, entries),
+            Existing::Leaf(leaf) => self.rewrite_leaf(depth, &leaf, entries),
+            Existing::Internal(internal) => {
+                let mut node = Box::new(internal.clone());
                 let mut changed = 0u16;
                 for group in groups_by_nibble(entries, depth) {
-                    let slot = usize::from(nibble(&group[0].key, depth));
-                    let existing_child = match internal.children[slot] {
+                    let slot = nibble(&group[0].key, depth);
+                    let existing_child = match internal.child(slot) {
                         Some(child) => {
-                            let child_pos = pos.child(child.version, slot as u8);
-                            Some((child_pos, self.node(&child_pos)?))
+                            let child_pos = pos.child(child.version, slot);
+                            Some((child_pos, self.tree.existing_child(&child_pos, child)?))
                         }
                         None => None,
                     };
-                    node.children[slot] = Some(self.rewrite(depth + 1, existing_child, group)?);
+                    node.set_child(slot, self.rewrite(depth + 1, existing_child, group)?);
                     changed |= 1 << slot;
                 }
                 node.refresh(changed);
@@ -167,10 +153,10 @@ impl<'a> Writer<'a> {
         if depth >= MAX_DEPTH {
             return Err(StoreError::Corrupt("tree keys collide on every nibble".into()));
         }
-        let mut children = [None; 16];
+        let mut children = Vec::with_capacity(16);
         for group in groups_by_nibble(entries, depth) {
-            let slot = usize::from(nibble(&group[0].key, depth));
-            children[slot] = Some(self.create(depth + 1, group)?);
+            let slot = nibble(&group[0].key, depth);
+            children.push((slot, self.create(depth + 1, group)?));
         }
         Ok(self.push_internal(depth, &entries[0].key, InternalNode::new(children)))
     }
@@ -183,7 +169,7 @@ impl<'a> Writer<'a> {
             node: TreeNode::Leaf(leaf),
             value: entry.value.take(),
         });
-        Child { hash, version: self.version, kind: ChildKind::Leaf }
+        Child { hash, version: self.version, kind: ChildKind::Leaf(leaf) }
     }
 
     fn push_internal(&mut self, depth: usize, key: &[u8; 32], node: Box<InternalNode>) -> Child {
@@ -222,6 +208,7 @@ mod tests {
     use jmt::storage::{LeafNode as JmtLeaf, Node, NodeKey, TreeReader, TreeUpdateBatch};
     use jmt::{KeyHash, Sha256Jmt};
     use proptest::prelude::*;
+    use rustc_hash::FxHashMap;
     use tandem_types::encode;
 
     use super::*;
@@ -269,21 +256,20 @@ mod tests {
         }
     }
 
+    /// The live tree, updated and then applied version after version as the executor does.
     struct Ours {
-        nodes: FxHashMap<NodePos, TreeNode>,
-        root: Option<NodePos>,
+        tree: LiveTree,
     }
 
     impl Ours {
+        fn new() -> Ours {
+            Ours { tree: LiveTree::empty() }
+        }
+
         fn update(&mut self, changes: &[([u8; 32], OwnedValue)], version: Version) -> TreeUpdate {
-            let result = update(&self.nodes, self.root, changes.to_vec(), version).expect("update");
-            for stale in &result.stale {
-                self.nodes.remove(stale);
-            }
-            for new in &result.nodes {
-                self.nodes.insert(new.pos, new.node.clone());
-            }
-            self.root = Some(NodePos::root(version));
+            let result = update(&self.tree, changes.to_vec(), version).expect("update");
+            self.tree.apply(result.clone());
+            assert_eq!(self.tree.root_hash(version), Some(result.root), "applied root");
             result
         }
     }
@@ -342,7 +328,7 @@ mod tests {
             later in prop::collection::vec((batch(0), prop::collection::vec(any::<prop::sample::Index>(), 0..10)), 1..6),
         ) {
             let mut reference = Reference::default();
-            let mut ours = Ours { nodes: FxHashMap::default(), root: None };
+            let mut ours = Ours::new();
             let (root, batch) = reference.update(&genesis, 0);
             assert_same(&ours.update(&genesis, 0), root, &batch);
             let mut known: Vec<[u8; 32]> = genesis.iter().map(|(key, _)| *key).collect();
@@ -372,7 +358,7 @@ mod tests {
 
     #[test]
     fn an_empty_tree_has_the_placeholder_root_and_grows_like_a_fresh_one() {
-        let mut ours = Ours { nodes: FxHashMap::default(), root: None };
+        let mut ours = Ours::new();
         let empty = ours.update(&[], 0);
         assert_eq!(empty.root, tandem_types::proof::PLACEHOLDER_HASH);
         assert_eq!(empty.nodes.len(), 1);
@@ -401,11 +387,10 @@ mod tests {
 
     #[test]
     fn refuses_a_key_twice_and_an_empty_update_of_a_tree() {
-        let nodes = FxHashMap::default();
         let twice = vec![([7; 32], vec![1]), ([7; 32], vec![2])];
-        assert!(update(&nodes, None, twice, 0).is_err());
-        let mut ours = Ours { nodes: FxHashMap::default(), root: None };
+        assert!(update(&LiveTree::empty(), twice, 0).is_err());
+        let mut ours = Ours::new();
         ours.update(&[([7; 32], vec![1])], 0);
-        assert!(update(&ours.nodes, ours.root, Vec::new(), 1).is_err());
+        assert!(update(&ours.tree, Vec::new(), 1).is_err());
     }
 }
