@@ -2,6 +2,7 @@
 
 use std::ops::RangeInclusive;
 
+use alloy::primitives::Bytes;
 use tandem_types::{decode, encode, Block, CommitCertificate, DecodeError, Hash, ValidatorSet};
 
 use crate::error::{BatchError, ProposalRejected};
@@ -46,8 +47,9 @@ pub struct BatchHeader {
 pub struct Batch {
     /// The header.
     pub header: BatchHeader,
-    /// `borsh(Vec<(Block, CommitCertificate)>)` of its heights.
-    pub data: Vec<u8>,
+    /// `borsh(Vec<(Block, CommitCertificate)>)` of its heights. Shared, not copied, by every
+    /// call that sends it: a batch can be megabytes.
+    pub data: Bytes,
 }
 
 impl Batch {
@@ -85,7 +87,7 @@ impl Batch {
             last_block_hash: last.hash(),
             data_hash: keccak256(&data),
         };
-        Ok(Batch { header, data })
+        Ok(Batch { header, data: data.into() })
     }
 }
 
@@ -218,7 +220,7 @@ mod tests {
         assert_eq!(batch.header.last_block_hash, blocks[4].0.hash());
         assert_eq!(batch.header.data_hash, keccak256(&batch.data));
         assert_eq!(decode_batch_data(&batch.data).expect("decodes"), blocks);
-        let mut trailing = batch.data.clone();
+        let mut trailing = batch.data.to_vec();
         trailing.push(0);
         assert!(decode_batch_data(&trailing).is_err(), "strict decoding");
 

@@ -462,5 +462,5 @@ fn submit_arguments(
     signatures: &[[u8; 65]],
 ) -> (TandemRollup::BatchHeader, Bytes, Vec<Bytes>) {
     let signatures = signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect();
-    (TandemRollup::BatchHeader::from(&batch.header), Bytes::from(batch.data.clone()), signatures)
+    (TandemRollup::BatchHeader::from(&batch.header), batch.data.clone(), signatures)
 }

@@ -30,7 +30,7 @@ fn batch(index: u64, prev_state_root: Hash, data: Vec<u8>) -> Batch {
         last_block_hash: Hash([index as u8 + 0x40; 32]),
         data_hash: keccak256(&data),
     };
-    Batch { header, data }
+    Batch { header, data: data.into() }
 }
 
 async fn deploy(keys: &[L1Signer], anvil: &Anvil) -> RollupClient {
@@ -90,7 +90,9 @@ async fn a_quorum_batch_is_accepted_and_every_bad_one_refused() {
     assert!(matches!(reason, TandemRollupErrors::WrongPrevStateRoot(_)), "{reason:?}");
 
     let mut tampered = second.clone();
-    tampered.data[5] ^= 1;
+    let mut data = tampered.data.to_vec();
+    data[5] ^= 1;
+    tampered.data = data.into();
     let reason = refusal(client.submit_batch(&tampered, &good).await);
     assert!(matches!(reason, TandemRollupErrors::BadDataHash(_)), "{reason:?}");
 

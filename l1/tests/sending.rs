@@ -47,7 +47,7 @@ async fn an_unmined_batch_is_resent_with_higher_fees_and_lands_once() {
         last_block_hash: Hash([0x33; 32]),
         data_hash: keccak256(&data),
     };
-    let batch = Batch { header, data };
+    let batch = Batch { header, data: data.into() };
     let domain = client.domain().await.expect("domain");
     let mut attestations: Vec<_> =
         keys[..3].iter().map(|key| attest(key, &domain, &batch.header).expect("sign")).collect();
