@@ -16,6 +16,9 @@ use tandem_node::config::{Config, LogFormat};
 use tandem_node::{bench, client, keys, run, testnet};
 use tandem_types::{Address, Genesis, SecretKey};
 
+/// mimalloc, unless built with the `system-allocator` feature for a heap profiler that hooks
+/// malloc (see docs/performance.md).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -278,7 +281,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { home } => {
-            return_freed_memory_promptly();
+            if cfg!(not(feature = "system-allocator")) {
+                return_freed_memory_promptly();
+            }
             let config = Config::load(&home)?;
             init_logging(&config.log.level, format_override.unwrap_or(config.log.format));
             run::run_node(&home, config)
