@@ -155,13 +155,13 @@ impl Mempool {
         }
         self.bytes += tx.bytes;
         let queue = self.senders.entry(slot.0).or_insert_with(|| SenderQueue::new(account));
-        let previous = queue.txs.insert(slot.1, tx);
+        let previous = queue.txs.insert(slot.1, Box::new(tx));
         assert!(previous.is_none(), "a slot is emptied before it is filled again");
     }
 
     /// Removes a transaction from its queue and the indexes; the caller then syncs the sender.
     pub(crate) fn take(&mut self, (sender, nonce): &Slot) -> Option<PoolTx> {
-        let tx = self.senders.get_mut(sender)?.txs.remove(nonce)?;
+        let tx = *self.senders.get_mut(sender)?.txs.remove(nonce)?;
         self.by_hash.remove(&tx.hash);
         self.by_age.remove(&(tx.admitted_ms, tx.seq));
         self.gossip.remove(&tx.seq);
@@ -220,7 +220,7 @@ impl Mempool {
                 count += 1;
                 bytes += tx.bytes;
             }
-            assert_eq!(queue.head, queue.txs.get(&queue.account.nonce).map(ReadyKey::of));
+            assert_eq!(queue.head, queue.txs.get(&queue.account.nonce).map(|tx| ReadyKey::of(tx)));
             assert!(queue.head.is_none_or(|key| self.ready.contains(&key)));
             assert!(queue.tail.is_some_and(|key| self.tails.contains(&key)));
         }
