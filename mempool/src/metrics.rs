@@ -22,6 +22,8 @@ pub struct Metrics {
     pub dropped: u64,
     /// Transactions held now.
     pub txs: usize,
+    /// Of those, the ones executable now (the rest wait behind a nonce gap).
+    pub ready_txs: usize,
     /// Encoded bytes held now.
     pub bytes: usize,
 }

@@ -502,6 +502,11 @@ impl Run {
         }
         let everything = self.pool.reap(usize::MAX, usize::MAX);
         assert_eq!(everything, self.model.reap(usize::MAX));
+        assert_eq!(
+            self.pool.metrics().ready_txs,
+            everything.len(),
+            "ready = what a block can take"
+        );
         assert_eq!(self.pool.has_ready(), !everything.is_empty(), "has_ready");
         let mut trial = Model { ledger: self.model.ledger.clone(), ..self.model_shell() };
         trial.execute(&everything);

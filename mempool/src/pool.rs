@@ -38,6 +38,8 @@ pub struct Mempool {
     pub(crate) inclusion: InclusionRate,
     pub(crate) next_seq: u64,
     pub(crate) bytes: usize,
+    /// Transactions executable now, in every sender's queue together.
+    pub(crate) ready_txs: usize,
     pub(crate) metrics: Metrics,
 }
 
@@ -64,6 +66,7 @@ impl Mempool {
             inclusion: InclusionRate::default(),
             next_seq: 0,
             bytes: 0,
+            ready_txs: 0,
             metrics: Metrics::default(),
         })
     }
@@ -123,7 +126,12 @@ impl Mempool {
 
     /// The counters, with the current size.
     pub fn metrics(&self) -> Metrics {
-        Metrics { txs: self.len(), bytes: self.bytes, ..self.metrics.clone() }
+        Metrics {
+            txs: self.len(),
+            ready_txs: self.ready_txs,
+            bytes: self.bytes,
+            ..self.metrics.clone()
+        }
     }
 
     /// Up to the configured batch size of client transactions not yet gossiped, oldest first;
@@ -173,6 +181,7 @@ impl Mempool {
     /// the sender if nothing of it is left.
     pub(crate) fn sync_sender(&mut self, sender: &Address) {
         let Some(queue) = self.senders.get_mut(sender) else { return };
+        self.ready_txs -= std::mem::take(&mut queue.ready_counted);
         if let Some(key) = queue.head.take() {
             self.ready.remove(&key);
         }
@@ -184,6 +193,8 @@ impl Mempool {
             return;
         }
         queue.refresh_keys();
+        queue.ready_counted = queue.ready_len();
+        self.ready_txs += queue.ready_counted;
         self.ready.extend(queue.head);
         self.tails.extend(queue.tail);
     }
@@ -211,7 +222,10 @@ impl Mempool {
     pub(crate) fn assert_consistent(&self) {
         let mut count = 0;
         let mut bytes = 0;
+        let mut ready = 0;
         for (sender, queue) in &self.senders {
+            ready += queue.ready_len();
+            assert_eq!(queue.ready_counted, queue.ready_len(), "ready transactions counted");
             assert!(!queue.txs.is_empty(), "empty queues are forgotten");
             assert!(queue.invalid_nonces().is_empty(), "queued transactions stay executable");
             for (nonce, tx) in &queue.txs {
@@ -225,6 +239,7 @@ impl Mempool {
             assert!(queue.tail.is_some_and(|key| self.tails.contains(&key)));
         }
         assert_eq!((self.by_hash.len(), self.by_age.len(), self.bytes), (count, count, bytes));
+        assert_eq!(self.ready_txs, ready);
         assert_eq!(self.tails.len(), self.senders.len());
         assert!(self.gossip.values().all(|slot| self.pooled(slot).origin == Origin::Client));
     }

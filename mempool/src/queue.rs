@@ -92,6 +92,8 @@ pub(crate) struct SenderQueue {
     pub(crate) head: Option<ReadyKey>,
     /// The key of the highest-nonce transaction, as indexed by the pool.
     pub(crate) tail: Option<EvictKey>,
+    /// How many of its transactions the pool counts as ready (as of the last re-index).
+    pub(crate) ready_counted: usize,
 }
 
 impl SenderQueue {
@@ -102,6 +104,7 @@ impl SenderQueue {
             pending_nonce: account.nonce,
             head: None,
             tail: None,
+            ready_counted: 0,
         }
     }
 
@@ -138,6 +141,11 @@ impl SenderQueue {
         self.pending_nonce = next;
         self.head = self.txs.get(&self.account.nonce).map(|tx| ReadyKey::of(tx));
         self.tail = self.txs.last_key_value().map(|(&nonce, tx)| EvictKey::of(tx, nonce < next));
+    }
+
+    /// How many transactions are ready: those from the account nonce to the pending nonce.
+    pub(crate) fn ready_len(&self) -> usize {
+        usize::try_from(self.pending_nonce - self.account.nonce).unwrap_or(usize::MAX)
     }
 
     /// Whether a transaction with a nonce above `nonce` is queued.

@@ -255,6 +255,8 @@ fn render_l1(out: &mut String, view: &crate::l1::L1View, height: u64) {
 fn render_pool(out: &mut String, pool: &SharedPool) {
     let m = pool.metrics();
     metric(out, "tandem_mempool_txs", "gauge", "Transactions held.", m.txs);
+    let help = "Transactions held that are executable now (the rest wait behind a nonce gap).";
+    metric(out, "tandem_mempool_ready_txs", "gauge", help, m.ready_txs);
     metric(out, "tandem_mempool_bytes", "gauge", "Encoded bytes held.", m.bytes);
     for (name, help, value) in [
         ("admitted", "Transactions admitted.", m.admitted),
