@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the standard benchmark on a local 4-validator testnet: a steady run, then a rate sweep,
-# while sampling the nodes' memory; writes the results, a chart and a summary against the targets.
-# The steady run comes first: the sweep's last steps overload the cluster, and what they leave
-# in the pools (transactions held behind nonce gaps until their TTL, whose nonces a new run
-# hands out again) would be measured by a run after them.
+# Runs the standard benchmark on local 4-validator testnets: a steady run on one, a rate sweep on
+# a fresh one, while sampling the nodes' memory; writes the results, a chart and a summary
+# against the targets. Each run gets its own testnet so that neither measures what the other
+# left behind: an overloaded step leaves transactions held behind nonce gaps (until their TTL)
+# whose nonces a new run hands out again, any load leaves the L1 batches still to post, and
+# every transfer adds an account to the state.
 # Usage: scripts/bench.sh [--sweep R1,R2,…] [--step-seconds S] [--steady-rate R]
 #                         [--steady-seconds S] [--quick]
 #        --sweep LIST        offered rates of the sweep, tx/s (default 1000,2000,3000,4000,6000)
@@ -17,8 +18,8 @@
 # binary; TANDEM_BASE_PORT moves its ports) and `scripts/testnet.sh down` stops it on exit, error
 # or interrupt. A testnet already running in .testnet/ is left alone: the script refuses to start.
 # Results go to bench/results/YYYYMMDD-HHMMSS/ (git-ignored): sweep.json and steady.json (from
-# `tandem bench --json`), rss.json (each node's peak VmRSS in KiB, sampled every second during
-# the runs) and chart.svg (scripts/bench-chart.py: throughput and latency against offered rate).
+# `tandem bench --json`), rss.json (each node's peak VmRSS in KiB over both runs, sampled every
+# second; rss-steady.json and rss-sweep.json per run) and chart.svg (scripts/bench-chart.py: throughput and latency against offered rate).
 # The summary goes to stdout; progress, including tandem bench's own tables, goes to stderr.
 # Targets: >= 10,000 finalized tx/s; at 1,000 tx/s p50 <= 25 ms and p99 <= 100 ms; RSS <= 300 MiB.
 # Missing them is reported, not a failure.
@@ -184,6 +185,11 @@ start_testnet() {
   bin=$(<.testnet/bin)
 }
 
+stop_testnet() {
+  scripts/testnet.sh down >/dev/null || fail "scripts/testnet.sh down failed"
+  testnet_started=0
+}
+
 # ---- memory -------------------------------------------------------------------------------------
 
 # Samples each node's VmRSS every second until stopped and keeps the peak per node in $1 as
@@ -233,6 +239,34 @@ run_bench() {
   msg "$what: tandem bench $*"
   run_child "$bin" bench --rpc "$rpcs" "$@" >&2 || status=$?
   ((status == 0)) || fail "$what: tandem bench exited $status (the load was not applied)"
+}
+
+# Runs tandem bench as run $1 (steady or sweep) with the options that follow on a fresh testnet,
+# sampling the nodes' memory, and stops the testnet. Writes $1.json and rss-$1.json.
+measure() {
+  local what=$1
+  shift
+  start_testnet
+  start_sampler "$results_dir/rss-$what.json"
+  run_bench "$what" "$@" --json "$results_dir/$what.json"
+  stop_sampler "$results_dir/rss-$what.json"
+  [[ -f $results_dir/rss-$what.json ]] || fail "$what: no RSS sample was taken"
+  stop_testnet
+}
+
+# Writes rss.json: each node's peak over the runs' samples.
+merge_rss() {
+  python3 - "$1" <<'EOF'
+import json, os, sys
+results = sys.argv[1]
+peaks = {}
+for name in ("rss-steady.json", "rss-sweep.json"):
+    with open(os.path.join(results, name)) as f:
+        for node, kib in json.load(f).items():
+            peaks[node] = max(peaks.get(node, 0), kib)
+with open(os.path.join(results, "rss.json"), "w") as f:
+    json.dump(peaks, f)
+EOF
 }
 
 # Prints the sweep and steady rows, the peak RSS and each target with its outcome.
@@ -300,18 +334,14 @@ main() {
   trap cleanup EXIT
   trap 'interrupted INT 2' INT
   trap 'interrupted TERM 15' TERM
-  start_testnet
-
   mkdir -p "$results_root"
   mkdir "$results_root/$stamp" || fail "$results_root/$stamp already exists"
   results_dir=$results_root/$stamp
   msg "results in $results_dir/"
 
-  start_sampler "$results_dir/rss.json"
-  run_bench "steady" --rate "$steady_rate" --duration "$steady_s" --json "$results_dir/steady.json"
-  run_bench "sweep" --sweep "$sweep" --duration "$step_s" --json "$results_dir/sweep.json"
-  stop_sampler "$results_dir/rss.json"
-  [[ -f $results_dir/rss.json ]] || fail "no RSS sample was taken"
+  measure steady --rate "$steady_rate" --duration "$steady_s"
+  measure sweep --sweep "$sweep" --duration "$step_s"
+  merge_rss "$results_dir"
 
   python3 scripts/bench-chart.py "$results_dir/sweep.json" "$results_dir/chart.svg" --date "$started_at"
   print_summary "$results_dir"
