@@ -591,7 +591,9 @@ impl Service {
         };
         // Shared with the sending task, not copied: a batch can be megabytes.
         let batch = Arc::clone(batch);
-        info!(batch = job.header.index, signatures = job.signatures.len(), "l1.posting");
+        // The size says why an L1 refuses a batch it cannot take (request or gas limits).
+        let bytes = batch.data.len();
+        info!(batch = job.header.index, signatures = job.signatures.len(), bytes, "l1.posting");
         let client = self.client.clone();
         let policy = self.policy;
         // Every fee level's wait, then some: a hung endpoint must not hold the sender forever.
