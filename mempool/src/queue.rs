@@ -145,7 +145,7 @@ impl SenderQueue {
 
     /// How many transactions are ready: those from the account nonce to the pending nonce.
     pub(crate) fn ready_len(&self) -> usize {
-        usize::try_from(self.pending_nonce - self.account.nonce).unwrap_or(usize::MAX)
+        usize::try_from(self.pending_nonce.saturating_sub(self.account.nonce)).unwrap_or(usize::MAX)
     }
 
     /// Whether a transaction with a nonce above `nonce` is queued.
