@@ -19,7 +19,8 @@
 # or interrupt. A testnet already running in .testnet/ is left alone: the script refuses to start.
 # Results go to bench/results/YYYYMMDD-HHMMSS/ (git-ignored): sweep.json and steady.json (from
 # `tandem bench --json`), rss.json (each node's peak VmRSS in KiB over both runs, sampled every
-# second; rss-steady.json and rss-sweep.json per run) and chart.svg (scripts/bench-chart.py: throughput and latency against offered rate).
+# second; rss-steady.json and rss-sweep.json per run) and chart.svg (scripts/bench-chart.py:
+# throughput and latency against offered rate).
 # The summary goes to stdout; progress, including tandem bench's own tables, goes to stderr.
 # Targets: >= 10,000 finalized tx/s; at 1,000 tx/s p50 <= 25 ms and p99 <= 100 ms; RSS <= 300 MiB.
 # Missing them is reported, not a failure.
@@ -36,6 +37,8 @@ fi
 
 usage="usage: scripts/bench.sh [--sweep R1,R2,…] [--step-seconds S] [--steady-rate R] [--steady-seconds S] [--quick] [-h]"
 validators=4
+# Seconds of unmeasured load on each fresh testnet before its run.
+warmup_s=5
 results_root=bench/results
 
 msg() { echo "bench: $*" >&2; }
@@ -242,12 +245,15 @@ run_bench() {
 }
 
 # Runs tandem bench as run $1 (steady or sweep) with the options that follow on a fresh testnet,
-# sampling the nodes' memory, and stops the testnet. Writes $1.json and rss-$1.json.
+# sampling the nodes' memory, and stops the testnet. Writes $1.json and rss-$1.json. A few
+# seconds at the steady rate come first, unmeasured: a testnet just started is still setting
+# up its L1 and its connections, and its first transactions would count that against the run.
 measure() {
   local what=$1
   shift
   start_testnet
   start_sampler "$results_dir/rss-$what.json"
+  run_bench "$what: warm-up" --rate "$steady_rate" --duration "$warmup_s"
   run_bench "$what" "$@" --json "$results_dir/$what.json"
   stop_sampler "$results_dir/rss-$what.json"
   [[ -f $results_dir/rss-$what.json ]] || fail "$what: no RSS sample was taken"
@@ -334,6 +340,9 @@ main() {
   trap cleanup EXIT
   trap 'interrupted INT 2' INT
   trap 'interrupted TERM 15' TERM
+  if previous_testnet_running; then
+    fail "a testnet is already running in .testnet/: stop it with 'scripts/testnet.sh down' first"
+  fi
   mkdir -p "$results_root"
   mkdir "$results_root/$stamp" || fail "$results_root/$stamp already exists"
   results_dir=$results_root/$stamp
