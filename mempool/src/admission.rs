@@ -105,7 +105,7 @@ impl Mempool {
     /// Decodes `bytes` strictly as a signed transaction (after checking their length), as
     /// [`Mempool::admit_bytes`] does; a failure is counted like any rejection.
     pub fn decode_transaction(&mut self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
-        let result = self.decode(bytes);
+        let result = Mempool::decode_transaction_with(self.config.tx_bytes_max, bytes);
         if let Err(rejection) = &result {
             self.metrics.count_rejection(rejection);
         }
@@ -116,10 +116,6 @@ impl Mempool {
     /// that the pool's counters cover every refused transaction.
     pub fn count_rejection(&mut self, rejection: &Rejection) {
         self.metrics.count_rejection(rejection);
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, Rejection> {
-        Mempool::decode_transaction_with(self.config.tx_bytes_max, bytes)
     }
 
     /// Decodes `bytes` strictly as a signed transaction of at most `tx_bytes_max` bytes,
