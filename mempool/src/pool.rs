@@ -87,6 +87,14 @@ impl Mempool {
             .map_or(min_ms, |drain_ms| drain_ms.min(RETRY_AFTER_MAX_MS).max(min_ms))
     }
 
+    /// Whether the pool holds its clients' share (`client_share_percent` of its count or of
+    /// its bytes): a client's transaction then enters only in exchange for one it evicts, so
+    /// most are refused with `mempool_full`. This is how a node knows it is overloaded.
+    pub fn is_full_for_clients(&self) -> bool {
+        let (share_txs, share_bytes) = self.config.caps_for(Origin::Client);
+        self.len() >= share_txs || self.bytes >= share_bytes
+    }
+
     /// Whether the pool holds the transaction with this hash.
     pub fn contains(&self, hash: &Hash) -> bool {
         self.by_hash.contains_key(hash)

@@ -301,8 +301,10 @@ fn clients_fill_only_their_share_and_peers_the_rest() {
         w.fund(&key(i), 1_000, 0);
     }
     for i in 0..2 {
+        assert!(!w.pool.is_full_for_clients(), "{i} of 2");
         w.pool.admit(0, transfer(&key(i), 0, 20, 1), Origin::Client, &w.accounts).unwrap();
     }
+    assert!(w.pool.is_full_for_clients());
     // Half full: a third client transaction is refused before its signature is looked at,
     // with the retry hint, and nothing is evicted for it at an equal fee.
     let mut bad_signature = transfer(&key(2), 0, 20, 1);

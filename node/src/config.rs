@@ -260,11 +260,12 @@ pub struct ConsensusSection {
     pub empty_blocks: EmptyBlocksMode,
     /// Longest time without a block when idle (with `interval`). Default 1000.
     pub empty_block_interval_ms: u64,
-    /// Under overload (a pool deeper than a block), a block this node proposes holds only as
-    /// many transactions as keep a height near this many milliseconds, learnt from the heights
-    /// it commits; otherwise blocks fill to the genesis `block_txs_max` and a height takes as
-    /// long as they do. It trades throughput under overload for shorter heights (see
-    /// docs/performance.md, Overload). 0 turns it off. Default 0.
+    /// Under overload (the pool holds its clients' share and refuses them `mempool_full`), a
+    /// block this node proposes holds only as many transactions as keep a height near this
+    /// many milliseconds, learnt from the heights it commits; otherwise blocks fill to the
+    /// genesis `block_txs_max` and a height takes as long as they do. It trades throughput
+    /// under overload for a block interval that stays near its normal value (see
+    /// docs/performance.md, Overload). 0 turns it off. Default 15.
     pub proposal_budget_ms: u64,
 }
 
@@ -277,7 +278,7 @@ impl Default for ConsensusSection {
             timeout_delta_ms: 100,
             empty_blocks: EmptyBlocksMode::Interval,
             empty_block_interval_ms: 1_000,
-            proposal_budget_ms: 0,
+            proposal_budget_ms: 15,
         }
     }
 }

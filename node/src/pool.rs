@@ -216,10 +216,14 @@ impl SharedPool {
 /// How many transactions this node puts in a block it proposes, so that under overload a
 /// height takes about `budget_ms` instead of growing with a block filled to the genesis limit.
 ///
-/// A feedback loop on the heights whose blocks the cap limited (the pool was deep): a height
-/// slower than the budget shrinks the cap in proportion (at most by half), a faster one grows
-/// it (at most by a quarter). Blocks the cap did not limit leave it alone, so at capacity and
-/// below, when a block holds whatever arrived since the last one, the cap does not bind.
+/// Overload is a pool that refuses clients (it holds their share): the chain cannot take
+/// what arrives, so holding heights short costs it nothing it could otherwise have served
+/// soon. Until then, a deep pool is drained with blocks as large as the genesis allows.
+///
+/// A feedback loop on the overloaded heights whose blocks the cap limited: a height slower
+/// than the budget shrinks the cap in proportion (at most by half), a faster one grows it (at
+/// most by a quarter). Blocks the cap did not limit leave it alone, so when a block holds
+/// whatever arrived since the last one, the cap does not bind.
 #[derive(Debug, Clone)]
 pub struct ProposalBudget {
     budget_ms: u64,
@@ -239,13 +243,13 @@ impl ProposalBudget {
         ProposalBudget { budget_ms, cap: None, limit: block_txs_max, last_commit_ms: None }
     }
 
-    /// A block of `txs` transactions was committed at `now_ms`.
-    pub fn on_committed(&mut self, now_ms: u64, txs: usize) {
+    /// A block of `txs` transactions was committed at `now_ms`, `overloaded` or not.
+    pub fn on_committed(&mut self, now_ms: u64, txs: usize, overloaded: bool) {
         let previous = self.last_commit_ms.replace(now_ms);
         let Some(previous) = previous else { return };
         let cap = self.cap.unwrap_or(self.limit);
         // Limited by the cap: within a tenth of it (other proposers' caps differ a little).
-        if self.budget_ms == 0 || txs == 0 || txs < cap - cap / 10 {
+        if self.budget_ms == 0 || !overloaded || txs == 0 || txs < cap - cap / 10 {
             return;
         }
         let interval_ms = now_ms.saturating_sub(previous).max(1) as f64;
@@ -254,11 +258,12 @@ impl ProposalBudget {
         self.cap = Some(resized.min(self.limit));
     }
 
-    /// The most transactions the next proposal should hold, within `limit`.
-    pub fn limit(&self, limit: usize) -> usize {
-        match (self.budget_ms, self.cap) {
-            (0, _) | (_, None) => limit,
-            (_, Some(cap)) => cap.min(limit),
+    /// The most transactions the next proposal should hold, within `limit`, `overloaded`
+    /// or not.
+    pub fn limit(&self, limit: usize, overloaded: bool) -> usize {
+        match self.cap {
+            Some(cap) if overloaded && self.budget_ms > 0 => cap.min(limit),
+            _ => limit,
         }
     }
 }
@@ -284,8 +289,9 @@ impl PoolSource {
 
 impl BlockSource for PoolSource {
     fn candidates(&mut self, _height: u64, limit: usize) -> Vec<SignedTransaction> {
-        let limit = self.budget.limit(limit);
-        self.pool.lock().mempool.reap(limit, self.block_bytes_max)
+        let inner = self.pool.lock();
+        let limit = self.budget.limit(limit, inner.mempool.is_full_for_clients());
+        inner.mempool.reap(limit, self.block_bytes_max)
     }
 
     fn has_candidates(&self) -> bool {
@@ -304,8 +310,9 @@ impl BlockSource for PoolSource {
     }
 
     fn on_committed(&mut self, now_ms: u64, block: &Block) {
-        self.budget.on_committed(now_ms, block.txs.len());
         let mut inner = self.pool.lock();
+        let overloaded = inner.mempool.is_full_for_clients();
+        self.budget.on_committed(now_ms, block.txs.len(), overloaded);
         let committed =
             inner.mempool.on_block_committed(now_ms, &block.txs, &Accounts(&self.pool.accounts));
         inner.remember(&committed.dropped, Removal::Dropped);
@@ -399,7 +406,8 @@ mod tests {
         assert_eq!(pool.unpooled_checks(), 1);
     }
 
-    /// Commits `count` heights of `txs` transactions each, `interval_ms` apart, after `at`.
+    /// Commits `count` overloaded heights of `txs` transactions each, `interval_ms` apart,
+    /// after `at`.
     fn heights(
         budget: &mut ProposalBudget,
         at: &mut u64,
@@ -409,7 +417,7 @@ mod tests {
     ) {
         for _ in 0..count {
             *at += interval_ms;
-            budget.on_committed(*at, txs);
+            budget.on_committed(*at, txs, true);
         }
     }
 
@@ -417,18 +425,18 @@ mod tests {
     fn under_overload_the_cap_settles_where_a_height_takes_the_budget() {
         let mut budget = ProposalBudget::new(25, 1_000);
         let mut at = 0;
-        assert_eq!(budget.limit(1_000), 1_000, "nothing measured yet");
+        assert_eq!(budget.limit(1_000, true), 1_000, "nothing measured yet");
         // A deep pool: every block is as full as allowed, and a height costs 1 ms plus 0.32 ms
         // per transaction.
         for _ in 0..60 {
-            let txs = budget.limit(1_000);
+            let txs = budget.limit(1_000, true);
             heights(&mut budget, &mut at, 1, txs, 1 + (txs as u64 * 32) / 100);
         }
-        let settled = budget.limit(1_000);
+        let settled = budget.limit(1_000, true);
         assert!((60..=85).contains(&settled), "(25 - 1) / 0.32 = 75, got {settled}");
         // Blocks the cap does not limit leave it alone, however slow.
         heights(&mut budget, &mut at, 10, 5, 400);
-        assert_eq!(budget.limit(1_000), settled);
+        assert_eq!(budget.limit(1_000, true), settled);
     }
 
     #[test]
@@ -437,14 +445,14 @@ mod tests {
         let mut at = 0;
         heights(&mut budget, &mut at, 1, 0, 0);
         heights(&mut budget, &mut at, 1, 1_000, 320);
-        assert_eq!(budget.limit(1_000), 500, "halved at most");
+        assert_eq!(budget.limit(1_000, true), 500, "halved at most");
         // Full blocks, now fast: a quarter more each height, up to the genesis limit.
         for _ in 0..20 {
-            let txs = budget.limit(1_000);
+            let txs = budget.limit(1_000, true);
             heights(&mut budget, &mut at, 1, txs, 5);
         }
-        assert_eq!(budget.limit(1_000), 1_000);
-        assert_eq!(budget.limit(300), 300);
+        assert_eq!(budget.limit(1_000, true), 1_000);
+        assert_eq!(budget.limit(300, true), 300);
     }
 
     #[test]
@@ -452,13 +460,30 @@ mod tests {
         let mut slow = ProposalBudget::new(25, 1_000);
         let mut at = 0;
         for _ in 0..30 {
-            let txs = slow.limit(1_000);
+            let txs = slow.limit(1_000, true);
             heights(&mut slow, &mut at, 1, txs, 60_000);
         }
-        assert_eq!(slow.limit(1_000), MIN_BUDGET_TXS);
+        assert_eq!(slow.limit(1_000, true), MIN_BUDGET_TXS);
         let mut off = ProposalBudget::new(0, 1_000);
-        let txs = off.limit(1_000);
+        let txs = off.limit(1_000, true);
         heights(&mut off, &mut at, 3, txs, 320);
-        assert_eq!(off.limit(1_000), 1_000);
+        assert_eq!(off.limit(1_000, true), 1_000);
+    }
+
+    #[test]
+    fn the_cap_binds_only_while_the_pool_refuses_clients() {
+        let mut budget = ProposalBudget::new(25, 1_000);
+        let mut at = 0;
+        heights(&mut budget, &mut at, 1, 0, 0);
+        heights(&mut budget, &mut at, 1, 1_000, 320);
+        assert_eq!(budget.limit(1_000, true), 500);
+        // A deep pool that still takes clients is drained with full blocks, and their slow
+        // heights teach the cap nothing.
+        assert_eq!(budget.limit(1_000, false), 1_000);
+        for _ in 0..5 {
+            at += 320;
+            budget.on_committed(at, 1_000, false);
+        }
+        assert_eq!(budget.limit(1_000, true), 500, "the cap overload left");
     }
 }
