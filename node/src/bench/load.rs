@@ -19,6 +19,9 @@ use crate::testnet::account_key;
 pub const TICK: Duration = Duration::from_millis(5);
 /// Batches in flight at once; beyond it the load falls behind (and the run says so).
 const BATCHES_IN_FLIGHT: usize = 512;
+/// Most transactions in one batch request: about 100 KB, well within a node's default
+/// request size limit (1 MiB) even when a tick sends many refused transactions again at once.
+const BATCH_TXS_MAX: usize = 256;
 
 /// One signed transfer, ready to send.
 pub struct Prepared {
@@ -117,7 +120,7 @@ fn sign_one(keys: &[SecretKey], chain_id: u64, account: usize, nonce: u64, fee: 
 pub struct Outcomes {
     /// Accepted (or in flight) transactions: when they were sent.
     pub pending: HashMap<Hash, Instant>,
-    /// Refusals by stable reason (`transport` for requests that got no answer).
+    /// Refusals by stable reason (`timeout` and `transport` for requests that got no answer).
     pub rejected: HashMap<String, u64>,
     /// Accepted transactions.
     pub accepted: u64,
@@ -165,17 +168,18 @@ pub async fn submit(
             batches[next_endpoint].push(tx);
             next_endpoint = (next_endpoint + 1) % clients.len();
         }
-        for (endpoint, batch) in batches.into_iter().enumerate() {
-            if batch.is_empty() {
-                continue;
+        for (endpoint, mut batch) in batches.into_iter().enumerate() {
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(BATCH_TXS_MAX));
+                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let client = clients[endpoint].clone();
+                let outcomes = outcomes.clone();
+                tokio::spawn(async move {
+                    send_batch(&client, batch, &outcomes).await;
+                    drop(permit);
+                });
+                batch = rest;
             }
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
-            let client = clients[endpoint].clone();
-            let outcomes = outcomes.clone();
-            tokio::spawn(async move {
-                send_batch(&client, batch, &outcomes).await;
-                drop(permit);
-            });
         }
         on_tick(sent);
     }
@@ -229,12 +233,24 @@ async fn send_batch(client: &HttpClient, batch: Vec<Prepared>, outcomes: &Shared
                 }
             }
         }
-        Err(_) => {
+        Err(error) => {
+            let reason = unanswered_reason(&error);
             for tx in batch {
-                refuse(&mut shared, tx, "transport".to_string(), None);
+                refuse(&mut shared, tx, reason.to_string(), None);
             }
         }
     }
+}
+
+/// Why a batch got no answer: `timeout` when none came within the client's request timeout,
+/// `transport` when the connection failed (the first such error is printed, once).
+fn unanswered_reason(error: &jsonrpsee_core::ClientError) -> &'static str {
+    static PRINTED: std::sync::Once = std::sync::Once::new();
+    if matches!(error, jsonrpsee_core::ClientError::RequestTimeout) {
+        return "timeout";
+    }
+    PRINTED.call_once(|| eprintln!("bench: a request failed: {error}"));
+    "transport"
 }
 
 /// Counts a refusal; the transaction is sent again after `retry_after_ms` if the node gave

@@ -137,10 +137,10 @@ async fn drain(outcomes: &SharedOutcomes, load_end: Instant) {
 }
 
 fn load_applied(report: &StepReport) -> bool {
-    let transport = report.rejected.get("transport").copied().unwrap_or(0);
+    let unanswered = report.unanswered();
     let behind = report.applied_tps < report.offered_tps as f64 * APPLIED_FRACTION_MIN;
-    if transport > 0 {
-        eprintln!("bench: {transport} transactions got no answer from the endpoints");
+    if unanswered > 0 {
+        eprintln!("bench: {unanswered} transactions got no answer from the endpoints");
     }
     if behind {
         eprintln!(
@@ -148,7 +148,7 @@ fn load_applied(report: &StepReport) -> bool {
             report.applied_tps, report.offered_tps
         );
     }
-    transport == 0 && !behind
+    unanswered == 0 && !behind
 }
 
 fn print_summary(reports: &[StepReport]) {

@@ -21,7 +21,8 @@ pub struct StepReport {
     pub applied_tps: f64,
     /// Transactions the nodes accepted.
     pub accepted: u64,
-    /// Refusals by reason (`transport`: no answer); a refusal retried later counts each time.
+    /// Refusals by reason (`timeout` and `transport`: no answer); a refusal retried later
+    /// counts each time.
     pub rejected: BTreeMap<String, u64>,
     /// Transactions sent again after `mempool_full` (when `retry_after_ms` said).
     pub retried: u64,
@@ -39,6 +40,13 @@ pub struct StepReport {
     pub blocks: usize,
     /// Mean transactions per block during the window (all transactions, not only the bench's).
     pub txs_per_block: f64,
+}
+
+impl StepReport {
+    /// Transactions whose request got no answer (timed out, or the connection failed).
+    pub fn unanswered(&self) -> u64 {
+        ["timeout", "transport"].iter().filter_map(|reason| self.rejected.get(*reason)).sum()
+    }
 }
 
 /// p50, p90, p99 and max.
