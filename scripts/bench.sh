@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
 # Runs the standard benchmark on local 4-validator testnets: a steady run on one, a rate sweep on
-# a fresh one, while sampling the nodes' memory; writes the results, a chart and a summary
-# against the targets. Each run gets its own testnet so that neither measures what the other
-# left behind: an overloaded step leaves transactions held behind nonce gaps (until their TTL)
+# a fresh one, an overload run on a third, while sampling the nodes' memory; writes the results,
+# a chart and a summary against the targets. Each run gets its own testnet so that none measures
+# what another left behind: an overloaded step leaves transactions held behind nonce gaps (until their TTL)
 # whose nonces a new run hands out again, any load leaves the L1 batches still to post, and
 # every transfer adds an account to the state.
 # Usage: scripts/bench.sh [--sweep R1,R2,…] [--step-seconds S] [--steady-rate R]
-#                         [--steady-seconds S] [--quick]
+#                         [--steady-seconds S] [--capacity-rate R] [--overload-seconds S]
+#                         [--no-overload] [--quick]
 #        --sweep LIST        offered rates of the sweep, tx/s (default 1000,2000,3000,4000,6000)
 #        --step-seconds S    seconds of load per sweep rate (default 10)
 #        --steady-rate R     offered rate of the steady run, tx/s (default 1000)
 #        --steady-seconds S  seconds of the steady run (default 60)
-#        --quick             sweep 1000,2000 at 5 s and steady 10 s, to try the script; the
-#                            options above still override it
+#        --capacity-rate R   the load the cluster takes, tx/s: the overload run offers it, then
+#                            ten times it (default: the sweep's highest rate whose load was
+#                            finalized, at least 99% of it, within the step)
+#        --overload-seconds S  seconds of each overload step (default 20)
+#        --no-overload       skip the overload run
+#        --quick             sweep 1000,2000 at 5 s, steady 10 s, overload steps 5 s, to try the
+#                            script; the options above still override it
 #        scripts/bench.sh -h prints this
 # The testnet comes from `scripts/testnet.sh up` (a release build unless TANDEM_BIN names a
 # binary; TANDEM_BASE_PORT moves its ports) and `scripts/testnet.sh down` stops it on exit, error
 # or interrupt. A testnet already running in .testnet/ is left alone: the script refuses to start.
-# Results go to bench/results/YYYYMMDD-HHMMSS/ (git-ignored): sweep.json and steady.json (from
-# `tandem bench --json`), rss.json (each node's peak VmRSS in KiB over both runs, sampled every
-# second; rss-steady.json and rss-sweep.json per run) and chart.svg (scripts/bench-chart.py:
-# throughput and latency against offered rate).
+# Results go to bench/results/YYYYMMDD-HHMMSS/ (git-ignored): sweep.json, steady.json and
+# overload.json (from `tandem bench --json`), rss.json (each node's peak VmRSS in KiB over the
+# steady run and the sweep, sampled every second; rss-RUN.json per run) and chart.svg
+# (scripts/bench-chart.py: throughput and latency against offered rate).
 # The summary goes to stdout; progress, including tandem bench's own tables, goes to stderr.
-# Targets: >= 10,000 finalized tx/s; at 1,000 tx/s p50 <= 25 ms and p99 <= 100 ms; RSS <= 300 MiB.
-# Missing them is reported, not a failure.
+# Targets: >= 10,000 finalized tx/s; at 1,000 tx/s p50 <= 25 ms and p99 <= 100 ms; RSS <= 300 MiB;
+# under ten times the capacity load, every transaction answered (refused `mempool_full` with a
+# retry hint when there is no room) and the block interval's median within 20% of its value at
+# capacity. Missing them is reported, not a failure.
 # Exit codes: 0 the runs completed, 1 the testnet did not start or tandem bench could not apply
 # the load, 2 usage error, 130 interrupted (143 on SIGTERM).
 set -euo pipefail
@@ -35,7 +43,7 @@ if [[ ${TANDEM_BIN:-} == */* && $TANDEM_BIN != /* ]]; then
   export TANDEM_BIN=$caller_dir/$TANDEM_BIN
 fi
 
-usage="usage: scripts/bench.sh [--sweep R1,R2,…] [--step-seconds S] [--steady-rate R] [--steady-seconds S] [--quick] [-h]"
+usage="usage: scripts/bench.sh [--sweep R1,R2,…] [--step-seconds S] [--steady-rate R] [--steady-seconds S] [--capacity-rate R] [--overload-seconds S] [--no-overload] [--quick] [-h]"
 validators=4
 # Seconds of unmeasured load on each fresh testnet before its run.
 warmup_s=5
@@ -56,7 +64,7 @@ print_help() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' scripts/bench.sh; }
 
 # ---- options ------------------------------------------------------------------------------------
 
-sweep="" step_s="" steady_rate="" steady_s="" quick=0
+sweep="" step_s="" steady_rate="" steady_s="" capacity_rate="" overload_s="" overload=1 quick=0
 
 positive() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 
@@ -83,6 +91,20 @@ parse_options() {
         steady_s=$2
         shift 2
         ;;
+      --capacity-rate)
+        positive "${2:-}" || usage_error "--capacity-rate needs a rate in tx/s"
+        capacity_rate=$2
+        shift 2
+        ;;
+      --overload-seconds)
+        positive "${2:-}" || usage_error "--overload-seconds needs a number of seconds"
+        overload_s=$2
+        shift 2
+        ;;
+      --no-overload)
+        overload=0
+        shift
+        ;;
       --quick)
         quick=1
         shift
@@ -96,9 +118,10 @@ parse_options() {
   done
   # --quick only fills in what was not given, whatever the order of the options.
   if ((quick)); then
-    : "${sweep:=1000,2000}" "${step_s:=5}" "${steady_rate:=1000}" "${steady_s:=10}"
+    : "${sweep:=1000,2000}" "${step_s:=5}" "${steady_rate:=1000}" "${steady_s:=10}" "${overload_s:=5}"
   else
     : "${sweep:=1000,2000,3000,4000,6000}" "${step_s:=10}" "${steady_rate:=1000}" "${steady_s:=60}"
+    : "${overload_s:=20}"
   fi
 }
 
@@ -235,13 +258,15 @@ stop_sampler() {
 # ---- runs ---------------------------------------------------------------------------------------
 
 # Runs tandem bench with the testnet's endpoints and the given options; its table goes to stderr
-# with the rest of the progress, stdout is for the summary. Exit 1: the load was not applied.
+# with the rest of the progress, stdout is for the summary. Exit 1: the load was not applied,
+# except in the overload run, where transactions left unanswered are a result to report.
 run_bench() {
   local what=$1 status=0
   shift
   msg "$what: tandem bench $*"
   run_child "$bin" bench --rpc "$rpcs" "$@" >&2 || status=$?
-  ((status == 0)) || fail "$what: tandem bench exited $status (the load was not applied)"
+  ((status == 0)) || [[ $what == overload && $status == 1 ]] ||
+    fail "$what: tandem bench exited $status (the load was not applied)"
 }
 
 # Runs tandem bench as run $1 (steady or sweep) with the options that follow on a fresh testnet,
@@ -258,6 +283,22 @@ measure() {
   stop_sampler "$results_dir/rss-$what.json"
   [[ -f $results_dir/rss-$what.json ]] || fail "$what: no RSS sample was taken"
   stop_testnet
+}
+
+# Prints the capacity rate: --capacity-rate, else the sweep's highest rate finalized (at least
+# 99% of it) within its step.
+capacity_from_sweep() {
+  if [[ -n $capacity_rate ]]; then
+    echo "$capacity_rate"
+    return
+  fi
+  python3 - "$1/sweep.json" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    steps = json.load(f)["steps"]
+taken = [s["offered_tps"] for s in steps if s["throughput_tps"] >= 0.99 * s["offered_tps"]]
+print(max(taken) if taken else min(s["offered_tps"] for s in steps))
+EOF
 }
 
 # Writes rss.json: each node's peak over the runs' samples.
@@ -323,6 +364,32 @@ for node, kib in rss.items():
     mib = kib / 1024
     targets.append((f"peak RSS {node.removesuffix('_kib')}", f"{mib:,.1f} MiB", "<= 300 MiB",
                     mib <= 300))
+def unanswered(step):
+    return sum(step["rejected"].get(reason, 0) for reason in ("timeout", "transport"))
+
+if os.path.exists(os.path.join(results, "overload.json")):
+    normal, heavy = load("overload.json")["steps"]
+    print()
+    print(f"overload: {heavy['duration_s']:.0f} s at the capacity rate, then at ten times it; "
+          "included: the blocks' transactions per second")
+    overload_columns = "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}"
+    print(overload_columns.format("offered", "applied", "included", "block ms", "tx/block",
+                                  "refused", "resent", "unanswered"))
+    for step in (normal, heavy):
+        rejected = step["rejected"]
+        included = step["blocks"] * step["txs_per_block"] / step["duration_s"]
+        print(overload_columns.format(
+            step["offered_tps"], f"{step['applied_tps']:.0f}", f"{included:.0f}",
+            f"{step['block_interval_ms']['p50']:.1f}", f"{step['txs_per_block']:.1f}",
+            rejected.get("mempool_full", 0), step["retried"], unanswered(step)))
+    base, loaded = normal["block_interval_ms"]["p50"], heavy["block_interval_ms"]["p50"]
+    full = heavy["rejected"].get("mempool_full", 0)
+    unanswered = unanswered(heavy)
+    # A run that refused nothing did not overload the cluster: its interval would say nothing.
+    targets.append(("block interval p50 at 10x load", f"{loaded:,.1f} ms",
+                    f"<= {1.2 * base:,.1f} ms", full > 0 and loaded <= 1.2 * base))
+    targets.append(("unanswered at 10x load", f"{unanswered:,} tx", "0 tx",
+                    full > 0 and unanswered == 0))
 
 print()
 print(f"{'target':<36} {'measured':>14} {'target':>15}")
@@ -350,12 +417,17 @@ main() {
 
   measure steady --rate "$steady_rate" --duration "$steady_s"
   measure sweep --sweep "$sweep" --duration "$step_s"
+  if ((overload)); then
+    local capacity
+    capacity=$(capacity_from_sweep "$results_dir") || fail "could not read the sweep's results"
+    measure overload --sweep "$capacity,$((10 * capacity))" --duration "$overload_s"
+  fi
   merge_rss "$results_dir"
 
   python3 scripts/bench-chart.py "$results_dir/sweep.json" "$results_dir/chart.svg" --date "$started_at"
   print_summary "$results_dir"
   echo
-  echo "results: $results_dir/ (sweep.json, steady.json, rss.json, chart.svg)"
+  echo "results: $results_dir/ (sweep.json, steady.json, overload.json, rss.json, chart.svg)"
 }
 
 main "$@"
