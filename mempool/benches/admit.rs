@@ -1,6 +1,8 @@
 //! Admission of fresh signed transfers into an empty pool, signatures checked, from many
 //! senders; and the signature check alone on the same transactions, to see what the pool's
-//! own bookkeeping costs. Each is timed by wall clock and by the thread's CPU time.
+//! own bookkeeping costs. Then the refusal of clients' transactions by a pool that holds its
+//! clients' share, what a node does for most requests under overload. Each is timed by wall
+//! clock and by the thread's CPU time.
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function.
 
 mod common;
@@ -95,5 +97,53 @@ fn bench_admission(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_admission);
+/// A pool holding its clients' share of ready transfers at fee 100, and `TXS` transfers at fee
+/// 1 from other funded senders, each of which it refuses with `mempool_full`.
+fn full_pool() -> (Mempool, Vec<SignedTransaction>, BTreeMap<Address, Account>) {
+    let config = MempoolConfig::default();
+    let (share, _) = config.caps_for(Origin::Client);
+    let mut pool = Mempool::new(config, CHAIN_ID, &params()).expect("config");
+    let keys: Vec<SecretKey> = (0..share + TXS).map(key).collect();
+    let accounts: BTreeMap<Address, Account> =
+        keys.iter().map(|k| (k.address(), Account { balance: 1 << 60, nonce: 0 })).collect();
+    let transfer = |from: &SecretKey, fee| {
+        let action = Action::Transfer { to: keys[0].address(), amount: 3 };
+        Transaction { chain_id: CHAIN_ID, sender: from.address(), nonce: 0, fee, action }.sign(from)
+    };
+    for from in &keys[..share] {
+        pool.admit(0, transfer(from, 100), Origin::Client, &accounts).expect("room");
+    }
+    let refused = keys[share..].iter().map(|from| transfer(from, 1)).collect();
+    (pool, refused, accounts)
+}
+
+fn bench_refusal(c: &mut Criterion) {
+    let mut group = c.benchmark_group("refuse");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(TXS as u64));
+    let (mut pool, txs, accounts) = full_pool();
+    for clock in Clock::BOTH {
+        let id = BenchmarkId::new(format!("mempool_full/{}", clock.name()), TXS);
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    let txs = txs.clone();
+                    elapsed += clock
+                        .time(|| {
+                            for tx in txs {
+                                let refused = pool.admit(0, tx, Origin::Client, &accounts);
+                                assert!(refused.is_err(), "the pool holds its clients' share");
+                            }
+                        })
+                        .0;
+                }
+                elapsed
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_admission, bench_refusal);
 criterion_main!(benches);
