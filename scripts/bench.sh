@@ -2,9 +2,9 @@
 # Runs the standard benchmark on local 4-validator testnets: a steady run on one, a rate sweep on
 # a fresh one, an overload run on a third, while sampling the nodes' memory; writes the results,
 # a chart and a summary against the targets. Each run gets its own testnet so that none measures
-# what another left behind: an overloaded step leaves transactions held behind nonce gaps (until their TTL)
-# whose nonces a new run hands out again, any load leaves the L1 batches still to post, and
-# every transfer adds an account to the state.
+# what another left behind: an overloaded step leaves transactions held behind nonce gaps (until
+# their TTL) whose nonces a new run hands out again, any load leaves the L1 batches still to
+# post, and every transfer adds an account to the state.
 # Usage: scripts/bench.sh [--sweep R1,R2,…] [--step-seconds S] [--steady-rate R]
 #                         [--steady-seconds S] [--capacity-rate R] [--overload-seconds S]
 #                         [--no-overload] [--quick]
@@ -271,7 +271,7 @@ run_bench() {
     fail "$what: tandem bench exited $status (the load was not applied)"
 }
 
-# Runs tandem bench as run $1 (steady or sweep) with the options that follow on a fresh testnet,
+# Runs tandem bench as run $1 (steady, sweep or overload) with the options that follow on a fresh testnet,
 # sampling the nodes' memory, and stops the testnet. Writes $1.json and rss-$1.json. A few
 # seconds at the steady rate come first, unmeasured: a testnet just started is still setting
 # up its L1 and its connections, and its first transactions would count that against the run.
@@ -371,12 +371,12 @@ if os.path.exists(os.path.join(results, "overload.json")):
             rejected.get("mempool_full", 0), step["retried"], unanswered(step)))
     base, loaded = normal["block_interval_ms"]["p50"], heavy["block_interval_ms"]["p50"]
     full = heavy["rejected"].get("mempool_full", 0)
-    unanswered = unanswered(heavy)
+    no_answer = unanswered(heavy)
     # A run that refused nothing did not overload the cluster: its interval would say nothing.
     targets.append(("block interval p50 at 10x load", f"{loaded:,.1f} ms",
                     f"<= {1.2 * base:,.1f} ms", full > 0 and loaded <= 1.2 * base))
-    targets.append(("unanswered at 10x load", f"{unanswered:,} tx", "0 tx",
-                    full > 0 and unanswered == 0))
+    targets.append(("unanswered at 10x load", f"{no_answer:,} tx", "0 tx",
+                    full > 0 and no_answer == 0))
 
 print()
 print(f"{'target':<36} {'measured':>14} {'target':>15}")

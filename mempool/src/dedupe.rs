@@ -11,8 +11,8 @@ pub(crate) struct RecentHashes {
     capacity: usize,
     /// Each hash with the sequence number of its latest insertion. A hash map (keyed with
     /// random SipHash keys, so crafted hashes cannot collide on purpose): every admission and
-    /// every committed transaction looks here, and a B-tree of 100,000 hashes cost about a
-    /// microsecond per lookup.
+    /// every committed transaction looks here; with a B-tree, refusing a client took 1.26 µs
+    /// instead of 1.02 (25,000 hashes, `cargo bench -p tandem-mempool --bench admit`).
     latest: HashMap<Hash, u64>,
     /// Insertions in order; an entry whose sequence is not the hash's latest is stale.
     order: VecDeque<(Hash, u64)>,

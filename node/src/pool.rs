@@ -217,8 +217,8 @@ impl SharedPool {
 /// height takes about `budget_ms` instead of growing with a block filled to the genesis limit.
 ///
 /// Overload is a pool that refuses clients (it holds their share): the chain cannot take
-/// what arrives, so holding heights short costs it nothing it could otherwise have served
-/// soon. Until then, a deep pool is drained with blocks as large as the genesis allows.
+/// what arrives, and the node gives up some throughput to keep its heights short. Until
+/// then, a deep pool is drained with blocks as large as the genesis allows.
 ///
 /// A feedback loop on the overloaded heights whose blocks the cap limited: a height slower
 /// than the budget shrinks the cap in proportion (at most by half), a faster one grows it (at
