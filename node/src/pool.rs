@@ -360,13 +360,17 @@ mod tests {
     use super::*;
     use tandem_consensus::BlockSource;
     use tandem_executor::Executor;
+    use tandem_mempool::MempoolConfig;
     use tandem_types::{
         Action, ChainParams, Genesis, GenesisAccount, GenesisValidator, L1Address, SecretKey,
         Transaction,
     };
 
-    #[test]
-    fn only_pooled_transactions_count_as_verified_and_the_others_are_counted() {
+    /// A pool with `config` over a one-validator genesis that funds one sender, and a signer
+    /// of that sender's transfers by nonce. The directory holds the store.
+    fn one_sender_pool(
+        config: MempoolConfig,
+    ) -> (tempfile::TempDir, Arc<SharedPool>, impl Fn(u64) -> SignedTransaction) {
         let (validator, sender) = (SecretKey::from_seed(&[1; 32]), SecretKey::from_seed(&[2; 32]));
         let params = ChainParams {
             min_fee: 1,
@@ -387,23 +391,45 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let executor = Executor::open(&dir.path().join("store.redb"), genesis.clone()).unwrap();
-        let mempool = Mempool::new(Default::default(), 9, &genesis.params).unwrap();
+        let mempool = Mempool::new(config, 9, &genesis.params).unwrap();
         let pool = Arc::new(SharedPool::new(
             mempool,
             executor.committed_accounts(),
             Arc::new(Notify::new()),
         ));
-        let transfer = |nonce| {
+        let transfer = move |nonce| {
             let action = Action::Transfer { to: Address([7; 32]), amount: 1 };
             Transaction { chain_id: 9, sender: sender.address(), nonce, fee: 1, action }
                 .sign(&sender)
         };
+        (dir, pool, transfer)
+    }
+
+    #[test]
+    fn only_pooled_transactions_count_as_verified_and_the_others_are_counted() {
+        let (_dir, pool, transfer) = one_sender_pool(MempoolConfig::default());
         let (pooled, unpooled) = (transfer(0), transfer(1));
         pool.admit_client(&pooled.to_bytes()).unwrap();
         let source = PoolSource::new(pool.clone(), (10, 1 << 16), 0);
         let verified = source.verified_among(&[pooled.hash(), unpooled.hash()]);
         assert_eq!(verified, HashSet::from([pooled.hash()]));
         assert_eq!(pool.unpooled_checks(), 1);
+    }
+
+    #[test]
+    fn proposals_keep_to_the_cap_only_while_the_pool_refuses_clients() {
+        // Clients may fill half of 8: the pool refuses them from the fifth on.
+        let config = MempoolConfig { txs_max: 8, client_share_percent: 50, ..Default::default() };
+        let (_dir, pool, transfer) = one_sender_pool(config);
+        let mut source = PoolSource::new(pool.clone(), (10, 1 << 16), 25);
+        source.budget.cap = Some(2);
+        for nonce in 0..3 {
+            pool.admit_client(&transfer(nonce).to_bytes()).unwrap();
+        }
+        assert_eq!(source.candidates(1, 10).len(), 3, "a pool that takes clients is drained");
+        pool.admit_client(&transfer(3).to_bytes()).unwrap();
+        assert!(pool.admit_client(&transfer(4).to_bytes()).is_err(), "full for clients");
+        assert_eq!(source.candidates(1, 10).len(), 2, "an overloaded one keeps to the cap");
     }
 
     /// Commits `count` overloaded heights of `txs` transactions each, `interval_ms` apart,
