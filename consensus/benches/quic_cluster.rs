@@ -54,9 +54,10 @@ fn genesis(keys: &[SecretKey]) -> Genesis {
         },
         validators: keys
             .iter()
-            .map(|k| GenesisValidator {
+            .zip(1u8..)
+            .map(|(k, i)| GenesisValidator {
                 address: k.address(),
-                l1_address: L1Address([1; 20]),
+                l1_address: L1Address([i; 20]),
                 power: 1,
             })
             .collect(),

@@ -22,9 +22,10 @@ fn validator_set(powers: &[u64]) -> (Vec<SecretKey>, ValidatorSet) {
     let validators = keys
         .iter()
         .zip(powers)
-        .map(|(k, &power)| GenesisValidator {
+        .zip(0u8..)
+        .map(|((k, &power), i)| GenesisValidator {
             address: k.address(),
-            l1_address: L1Address([0; 20]),
+            l1_address: L1Address([i; 20]),
             power,
         })
         .collect();

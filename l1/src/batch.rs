@@ -243,9 +243,10 @@ mod tests {
         let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed(&[i; 32])).collect();
         let validators = ValidatorSet::new(
             keys.iter()
-                .map(|key| GenesisValidator {
+                .zip(1u8..)
+                .map(|(key, i)| GenesisValidator {
                     address: key.address(),
-                    l1_address: L1Address([1; 20]),
+                    l1_address: L1Address([i; 20]),
                     power: 1,
                 })
                 .collect(),

@@ -1,6 +1,6 @@
 //! The genesis document: chain parameters, validators and funded accounts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,9 @@ pub enum GenesisError {
     /// A validator listed twice.
     #[error("validator {0} is listed twice")]
     DuplicateValidator(Address),
+    /// Two validators with one L1 key (the rollup contract refuses such a committee).
+    #[error("L1 address {0:?} belongs to two validators")]
+    DuplicateL1Address(L1Address),
     /// A validator key that cannot sign.
     #[error("validator {address} has an unusable key: {reason}")]
     BadValidatorKey {
@@ -200,12 +203,14 @@ pub struct ValidatorSet {
 }
 
 impl ValidatorSet {
-    /// Builds a set; rejects empty sets, zero powers, duplicates, unusable keys and overflow.
+    /// Builds a set; rejects empty sets, zero powers, duplicate keys (ed25519 or L1), unusable
+    /// keys and overflow.
     pub fn new(validators: Vec<GenesisValidator>) -> Result<ValidatorSet, GenesisError> {
         if validators.is_empty() {
             return Err(GenesisError::NoValidators);
         }
         let mut index = BTreeMap::new();
+        let mut l1_addresses = BTreeSet::new();
         let mut total_power = 0u64;
         for (position, validator) in validators.iter().enumerate() {
             if validator.power == 0 {
@@ -217,6 +222,9 @@ impl ValidatorSet {
             })?;
             if index.insert(validator.address, position).is_some() {
                 return Err(GenesisError::DuplicateValidator(validator.address));
+            }
+            if !l1_addresses.insert(validator.l1_address) {
+                return Err(GenesisError::DuplicateL1Address(validator.l1_address));
             }
             total_power =
                 total_power.checked_add(validator.power).ok_or(GenesisError::PowerOverflow)?;

@@ -128,6 +128,12 @@ fn duplicate_validator() {
     assert_eq!(genesis.validate(), Err(GenesisError::DuplicateValidator(validator(1, 7).address)));
 }
 
+#[test]
+fn duplicate_l1_address() {
+    let genesis = with(|g| g.validators[2].l1_address = g.validators[0].l1_address);
+    assert_eq!(genesis.validate(), Err(GenesisError::DuplicateL1Address(L1Address([0; 20]))));
+}
+
 fn bad_key(bytes: [u8; 32], error: SignatureError) {
     let address = Address(bytes);
     let genesis = with(|g| g.validators[1].address = address);

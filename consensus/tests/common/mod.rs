@@ -42,9 +42,10 @@ pub fn genesis(chain_id: u64, validators: &[SecretKey], block_txs_max: u32) -> G
         },
         validators: validators
             .iter()
-            .map(|k| GenesisValidator {
+            .zip(1u8..)
+            .map(|(k, i)| GenesisValidator {
                 address: k.address(),
-                l1_address: L1Address([1; 20]),
+                l1_address: L1Address([i; 20]),
                 power: 1,
             })
             .collect(),
