@@ -243,8 +243,7 @@ impl Mempool {
     ) -> Result<Vec<EvictKey>, Rejection> {
         let mut txs = self.len() + 1 - freed_txs;
         let mut bytes = self.bytes + tx.encoded_len() - freed_bytes;
-        let (share_txs, share_bytes) = self.config.caps_for(origin);
-        let exchange_only = txs > share_txs || bytes > share_bytes;
+        let exchange_only = self.past_share(origin, txs, bytes);
         let sender = &tx.tx.sender;
         let evictable = |victim: &EvictKey| {
             if ready && !victim.ready {

@@ -91,8 +91,15 @@ impl Mempool {
     /// its bytes): a client's transaction then enters only in exchange for one it evicts, so
     /// most are refused with `mempool_full`. This is how a node knows it is overloaded.
     pub fn is_full_for_clients(&self) -> bool {
-        let (share_txs, share_bytes) = self.config.caps_for(Origin::Client);
-        self.len() >= share_txs || self.bytes >= share_bytes
+        // A client's next transaction, however small, would take the pool past the share.
+        self.past_share(Origin::Client, self.len() + 1, self.bytes + 1)
+    }
+
+    /// Whether a pool of `txs` transactions and `bytes` bytes is past what `origin` may fill
+    /// freely (`MempoolConfig::caps_for`); beyond it a newcomer from `origin` must evict one.
+    pub(crate) fn past_share(&self, origin: Origin, txs: usize, bytes: usize) -> bool {
+        let (share_txs, share_bytes) = self.config.caps_for(origin);
+        txs > share_txs || bytes > share_bytes
     }
 
     /// Whether the pool holds the transaction with this hash.
