@@ -172,7 +172,9 @@ pub async fn run_validator<S: BlockSource, T: Transport>(
                     effects.execute(outputs)?;
                 }
             }
-            () = new_transactions.notified() => {
+            // Only an idle height waits for transactions: listening at other times would
+            // wake this thread for every admitted one.
+            () = new_transactions.notified(), if core.is_idle() => {
                 let outputs = core.on_transactions(now_ms())?;
                 effects.execute(outputs)?;
             }

@@ -216,54 +216,81 @@ impl SharedPool {
 /// How many transactions this node puts in a block it proposes, so that under overload a
 /// height takes about `budget_ms` instead of growing with a block filled to the genesis limit.
 ///
-/// Overload is a pool that refuses clients (it holds their share): the chain cannot take
-/// what arrives, and the node gives up some throughput to keep its heights short. Until
-/// then, a deep pool is drained with blocks as large as the genesis allows.
+/// Overload is a pool that refuses clients (it holds their share), or did within the last
+/// [`OVERLOAD_HOLD_MS`]: the chain cannot take what arrives, and the node gives up some
+/// throughput to keep its heights short. The hold keeps a pool that hovers at the share, as
+/// it does under a lasting overload, from opening the gate for one full block each time it
+/// dips below. Until the first refusal, a deep pool is drained with blocks as large as the
+/// genesis allows.
 ///
 /// A feedback loop on the overloaded heights whose blocks the cap limited: a height slower
 /// than the budget shrinks the cap in proportion (at most by half), a faster one grows it (at
-/// most by a quarter). Blocks the cap did not limit leave it alone, so when a block holds
-/// whatever arrived since the last one, the cap does not bind.
+/// most by a quarter). The cap starts at [`MIN_BUDGET_TXS`]: a block too small costs a few
+/// short heights, a block too large costs one long height on a machine that is already
+/// short of CPU. Blocks the cap did not limit leave it alone, so when a block holds whatever
+/// arrived since the last one, the cap does not bind.
 #[derive(Debug, Clone)]
 pub struct ProposalBudget {
     budget_ms: u64,
-    /// The cap, once a limited height has been seen.
-    cap: Option<usize>,
+    /// The cap; it starts at [`MIN_BUDGET_TXS`].
+    cap: usize,
     /// The genesis `block_txs_max`.
     limit: usize,
     last_commit_ms: Option<u64>,
+    /// When the pool was last seen full for clients.
+    full_at_ms: Option<u64>,
 }
 
 /// The smallest cap, so that a slow height never starves the chain of transactions.
 pub const MIN_BUDGET_TXS: usize = 32;
+/// How long the node stays overloaded after its pool last refused clients.
+pub const OVERLOAD_HOLD_MS: u64 = 2_000;
 
 impl ProposalBudget {
     /// A budget of `budget_ms` per height (0 turns it off) under the genesis `block_txs_max`.
     pub fn new(budget_ms: u64, block_txs_max: usize) -> ProposalBudget {
-        ProposalBudget { budget_ms, cap: None, limit: block_txs_max, last_commit_ms: None }
+        ProposalBudget {
+            budget_ms,
+            cap: MIN_BUDGET_TXS.min(block_txs_max),
+            limit: block_txs_max,
+            last_commit_ms: None,
+            full_at_ms: None,
+        }
+    }
+
+    /// Whether the node is overloaded at `now_ms`, given whether its pool is full for
+    /// clients now.
+    pub fn observe(&mut self, now_ms: u64, full_for_clients: bool) -> bool {
+        if full_for_clients {
+            self.full_at_ms = Some(now_ms);
+        }
+        self.full_at_ms.is_some_and(|at_ms| now_ms.saturating_sub(at_ms) < OVERLOAD_HOLD_MS)
     }
 
     /// A block of `txs` transactions was committed at `now_ms`, `overloaded` or not.
     pub fn on_committed(&mut self, now_ms: u64, txs: usize, overloaded: bool) {
         let previous = self.last_commit_ms.replace(now_ms);
         let Some(previous) = previous else { return };
-        let cap = self.cap.unwrap_or(self.limit);
+        let cap = self.cap;
         // Limited by the cap: within a tenth of it (other proposers' caps differ a little).
         if self.budget_ms == 0 || !overloaded || txs == 0 || txs < cap - cap / 10 {
             return;
         }
         let interval_ms = now_ms.saturating_sub(previous).max(1) as f64;
         let factor = (self.budget_ms as f64 / interval_ms).clamp(0.5, 1.25);
-        let resized = ((cap as f64 * factor) as usize).max(MIN_BUDGET_TXS);
-        self.cap = Some(resized.min(self.limit));
+        let scaled = (cap as f64 * factor) as usize;
+        // A quarter of a small cap may round to nothing: a faster height grows it by one at least.
+        let resized = if factor > 1.0 { scaled.max(cap + 1) } else { scaled };
+        self.cap = resized.clamp(MIN_BUDGET_TXS.min(self.limit), self.limit);
     }
 
     /// The most transactions the next proposal should hold, within `limit`, `overloaded`
     /// or not.
     pub fn limit(&self, limit: usize, overloaded: bool) -> usize {
-        match self.cap {
-            Some(cap) if overloaded && self.budget_ms > 0 => cap.min(limit),
-            _ => limit,
+        if overloaded && self.budget_ms > 0 {
+            self.cap.min(limit)
+        } else {
+            limit
         }
     }
 }
@@ -290,7 +317,8 @@ impl PoolSource {
 impl BlockSource for PoolSource {
     fn candidates(&mut self, _height: u64, limit: usize) -> Vec<SignedTransaction> {
         let inner = self.pool.lock();
-        let limit = self.budget.limit(limit, inner.mempool.is_full_for_clients());
+        let overloaded = self.budget.observe(now_ms(), inner.mempool.is_full_for_clients());
+        let limit = self.budget.limit(limit, overloaded);
         inner.mempool.reap(limit, self.block_bytes_max)
     }
 
@@ -311,7 +339,7 @@ impl BlockSource for PoolSource {
 
     fn on_committed(&mut self, now_ms: u64, block: &Block) {
         let mut inner = self.pool.lock();
-        let overloaded = inner.mempool.is_full_for_clients();
+        let overloaded = self.budget.observe(now_ms, inner.mempool.is_full_for_clients());
         self.budget.on_committed(now_ms, block.txs.len(), overloaded);
         let committed =
             inner.mempool.on_block_committed(now_ms, &block.txs, &Accounts(&self.pool.accounts));
@@ -422,7 +450,7 @@ mod tests {
         let config = MempoolConfig { txs_max: 8, client_share_percent: 50, ..Default::default() };
         let (_dir, pool, transfer) = one_sender_pool(config);
         let mut source = PoolSource::new(pool.clone(), (10, 1 << 16), 25);
-        source.budget.cap = Some(2);
+        source.budget.cap = 2;
         for nonce in 0..3 {
             pool.admit_client(&transfer(nonce).to_bytes()).unwrap();
         }
@@ -451,7 +479,8 @@ mod tests {
     fn under_overload_the_cap_settles_where_a_height_takes_the_budget() {
         let mut budget = ProposalBudget::new(25, 1_000);
         let mut at = 0;
-        assert_eq!(budget.limit(1_000, true), 1_000, "nothing measured yet");
+        assert_eq!(budget.limit(1_000, true), MIN_BUDGET_TXS, "it starts small");
+        assert_eq!(budget.limit(1_000, false), 1_000, "and binds only under overload");
         // A deep pool: every block is as full as allowed, and a height costs 1 ms plus 0.32 ms
         // per transaction.
         for _ in 0..60 {
@@ -465,26 +494,36 @@ mod tests {
         assert_eq!(budget.limit(1_000, true), settled);
     }
 
-    #[test]
-    fn a_faster_chain_grows_the_cap_back_and_the_genesis_limit_holds() {
+    /// A budget of 25 ms whose cap grew to the genesis limit of 1,000 on fast heights.
+    fn grown_budget(at: &mut u64) -> ProposalBudget {
         let mut budget = ProposalBudget::new(25, 1_000);
-        let mut at = 0;
-        heights(&mut budget, &mut at, 1, 0, 0);
-        heights(&mut budget, &mut at, 1, 1_000, 320);
-        assert_eq!(budget.limit(1_000, true), 500, "halved at most");
-        // Full blocks, now fast: a quarter more each height, up to the genesis limit.
+        heights(&mut budget, at, 1, 0, 0);
         for _ in 0..20 {
             let txs = budget.limit(1_000, true);
-            heights(&mut budget, &mut at, 1, txs, 5);
+            heights(&mut budget, at, 1, txs, 5);
         }
-        assert_eq!(budget.limit(1_000, true), 1_000);
+        budget
+    }
+
+    #[test]
+    fn a_faster_chain_grows_the_cap_and_a_slower_one_shrinks_it_by_half_at_most() {
+        let mut at = 0;
+        let mut budget = grown_budget(&mut at);
+        assert_eq!(budget.limit(1_000, true), 1_000, "a quarter more a height, up to the limit");
         assert_eq!(budget.limit(300, true), 300);
+        heights(&mut budget, &mut at, 1, 1_000, 320);
+        assert_eq!(budget.limit(1_000, true), 500, "halved at most");
+        // A small cap still grows on fast heights, by one at least.
+        let mut small = ProposalBudget::new(25, 1_000);
+        heights(&mut small, &mut at, 1, 0, 0);
+        heights(&mut small, &mut at, 1, MIN_BUDGET_TXS, 24);
+        assert_eq!(small.limit(1_000, true), MIN_BUDGET_TXS + 1);
     }
 
     #[test]
     fn a_slow_chain_keeps_a_floor_and_zero_turns_the_budget_off() {
-        let mut slow = ProposalBudget::new(25, 1_000);
         let mut at = 0;
+        let mut slow = grown_budget(&mut at);
         for _ in 0..30 {
             let txs = slow.limit(1_000, true);
             heights(&mut slow, &mut at, 1, txs, 60_000);
@@ -492,15 +531,15 @@ mod tests {
         assert_eq!(slow.limit(1_000, true), MIN_BUDGET_TXS);
         let mut off = ProposalBudget::new(0, 1_000);
         let txs = off.limit(1_000, true);
+        assert_eq!(txs, 1_000);
         heights(&mut off, &mut at, 3, txs, 320);
         assert_eq!(off.limit(1_000, true), 1_000);
     }
 
     #[test]
     fn the_cap_binds_only_while_the_pool_refuses_clients() {
-        let mut budget = ProposalBudget::new(25, 1_000);
         let mut at = 0;
-        heights(&mut budget, &mut at, 1, 0, 0);
+        let mut budget = grown_budget(&mut at);
         heights(&mut budget, &mut at, 1, 1_000, 320);
         assert_eq!(budget.limit(1_000, true), 500);
         // A deep pool that still takes clients is drained with full blocks, and their slow
@@ -511,5 +550,16 @@ mod tests {
             budget.on_committed(at, 1_000, false);
         }
         assert_eq!(budget.limit(1_000, true), 500, "the cap overload left");
+    }
+
+    #[test]
+    fn overload_holds_for_a_while_after_the_pool_last_refused_clients() {
+        let mut budget = ProposalBudget::new(25, 1_000);
+        assert!(!budget.observe(1_000, false), "never full: not overloaded");
+        assert!(budget.observe(5_000, true));
+        // The pool dips below the clients' share between two refusals: still overloaded.
+        assert!(budget.observe(5_000 + OVERLOAD_HOLD_MS - 1, false));
+        assert!(!budget.observe(5_000 + OVERLOAD_HOLD_MS, false), "the hold has passed");
+        assert!(budget.observe(9_000, true), "full again");
     }
 }
