@@ -55,7 +55,9 @@ fn workload(senders: usize) -> (Vec<SignedTransaction>, BTreeMap<Address, Accoun
 }
 
 fn admit_all(txs: Vec<SignedTransaction>, accounts: &BTreeMap<Address, Account>) -> Mempool {
-    let mut pool = Mempool::new(MempoolConfig::default(), CHAIN_ID, &params()).expect("config");
+    // Admission itself: clients may fill the whole pool here.
+    let config = MempoolConfig { client_share_percent: 100, ..MempoolConfig::default() };
+    let mut pool = Mempool::new(config, CHAIN_ID, &params()).expect("config");
     for tx in txs {
         pool.admit(0, tx, Origin::Client, accounts).expect("every bench transfer is valid");
     }

@@ -87,6 +87,17 @@ impl Mempool {
             .map_or(min_ms, |drain_ms| drain_ms.min(RETRY_AFTER_MAX_MS).max(min_ms))
     }
 
+    /// The retry hint given to `tx` when it is refused `mempool_full`:
+    /// [`Mempool::retry_after_ms`] plus up to half as much again, drawn from the transaction's
+    /// signature (so the same transaction always gets the same hint). Clients refused
+    /// together and told the same time would come back together, to be refused together
+    /// again; spread, they come back as blocks make room.
+    pub fn retry_after_ms_for(&self, tx: &SignedTransaction) -> u64 {
+        let base_ms = self.retry_after_ms();
+        let draw = u64::from(u16::from_le_bytes([tx.signature.0[0], tx.signature.0[1]]));
+        (base_ms + base_ms * draw / (2 << 16)).min(RETRY_AFTER_MAX_MS)
+    }
+
     /// Whether the pool holds its clients' share (`client_share_percent` of its count or of
     /// its bytes): a client's transaction then enters only in exchange for one it evicts, so
     /// most are refused with `mempool_full`. This is how a node knows it is overloaded.

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::*;
 use tandem_mempool::{MempoolConfig, Origin, Rejection, REASONS, RETRY_AFTER_MAX_MS};
 use tandem_types::{Address, SignatureError};
@@ -272,9 +274,8 @@ fn a_full_pool_evicts_the_lowest_fee_tail_or_refuses() {
     // Equal to the lowest fee: refused with the retry hint.
     let refused = w.pool.admit(1, transfer(&key(2), 0, 15, 1), Origin::Client, &w.accounts);
     let rejection = refused.unwrap_err();
-    assert_eq!(rejection, Rejection::MempoolFull { retry_after_ms: 250 });
     assert_eq!(rejection.reason(), "mempool_full");
-    assert_eq!(rejection.retry_after_ms(), Some(250));
+    assert_hint_within(&rejection, 250);
 
     // Higher: evicts key(0)'s last nonce (fee 15), never its nonce 0.
     let c0 = transfer(&key(2), 0, 16, 1);
@@ -310,7 +311,7 @@ fn clients_fill_only_their_share_and_peers_the_rest() {
     let mut bad_signature = transfer(&key(2), 0, 20, 1);
     bad_signature.signature.0[0] ^= 1;
     let refused = w.pool.precheck(&bad_signature, Origin::Client, &w.accounts).unwrap_err();
-    assert_eq!(refused, Rejection::MempoolFull { retry_after_ms: 1_000 });
+    assert_hint_within(&refused, 1_000);
     let refused = w.pool.admit(0, transfer(&key(2), 0, 20, 1), Origin::Client, &w.accounts);
     assert_eq!(refused.unwrap_err().reason(), "mempool_full");
     // A peer's transactions fill the rest of the pool.
@@ -351,7 +352,7 @@ fn the_retry_hint_is_the_time_the_chain_needs_to_include_the_pool() {
     }
     // Four held at two a second: come back in 2 s, not after the configured 100 ms.
     let refused = w.pool.admit(2_000, transfer(&key(4), 0, 20, 1), Origin::Client, &w.accounts);
-    assert_eq!(refused.unwrap_err(), Rejection::MempoolFull { retry_after_ms: 2_000 });
+    assert_hint_within(&refused.unwrap_err(), 2_000);
     assert_eq!(w.pool.retry_after_ms(), 2_000);
     // A slow chain's hint is capped: one transaction in 10 s would say 70 s for seven.
     let mut slow = World::new(MempoolConfig { txs_max: 7, ..MempoolConfig::default() });
@@ -369,6 +370,42 @@ fn the_retry_hint_is_the_time_the_chain_needs_to_include_the_pool() {
         slow.pool.admit(10_000, transfer(&key(i), 0, 20, 1), Origin::Peer, &slow.accounts).unwrap();
     }
     assert_eq!(slow.pool.retry_after_ms(), RETRY_AFTER_MAX_MS);
+}
+
+/// Checks that `rejection` is `mempool_full` with a hint between `base_ms` and half as much
+/// again.
+fn assert_hint_within(rejection: &Rejection, base_ms: u64) {
+    let Rejection::MempoolFull { retry_after_ms } = *rejection else {
+        panic!("mempool_full expected, got {rejection:?}");
+    };
+    assert!(
+        (base_ms..base_ms + base_ms / 2).contains(&retry_after_ms),
+        "{retry_after_ms} ms is not within [{base_ms}, 1.5 × {base_ms})"
+    );
+}
+
+#[test]
+fn clients_refused_together_are_told_different_times() {
+    let config =
+        MempoolConfig { txs_max: 1, client_share_percent: 100, ..MempoolConfig::default() };
+    let mut w = World::new(config);
+    for i in 0..41 {
+        w.fund(&key(i), 1_000, 0);
+    }
+    w.pool.admit(0, transfer(&key(40), 0, 20, 1), Origin::Client, &w.accounts).unwrap();
+    let hints: BTreeSet<u64> = (0..40)
+        .map(|i| {
+            let tx = transfer(&key(i), 0, 20, 1);
+            let refused = w.pool.admit(0, tx.clone(), Origin::Client, &w.accounts).unwrap_err();
+            assert_hint_within(&refused, 1_000);
+            assert_eq!(refused.retry_after_ms(), Some(w.pool.retry_after_ms_for(&tx)));
+            refused.retry_after_ms().unwrap()
+        })
+        .collect();
+    // Forty draws over 500 ms: a handful could collide, not most.
+    assert!(hints.len() >= 30, "only {} different hints", hints.len());
+    let spread_ms = hints.last().unwrap() - hints.first().unwrap();
+    assert!(spread_ms >= 300, "hints spread over {spread_ms} ms only");
 }
 
 #[test]

@@ -194,7 +194,8 @@ pub struct MempoolSection {
     /// hint is the time the chain needs to include what it holds (at most 60000). Default 1000.
     pub full_retry_after_ms: u64,
     /// Share of `txs_max` and `bytes_max`, in percent, that clients' transactions may fill;
-    /// above it they enter only by outbidding one, while peers' fill the rest. Default 50.
+    /// above it they enter only by outbidding one, while peers' fill the rest. It also bounds
+    /// how deep a sudden overload fills the pool. Default 10.
     pub client_share_percent: u8,
 }
 
