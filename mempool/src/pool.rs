@@ -95,7 +95,9 @@ impl Mempool {
     pub fn retry_after_ms_for(&self, tx: &SignedTransaction) -> u64 {
         let base_ms = self.retry_after_ms();
         let draw = u64::from(u16::from_le_bytes([tx.signature.0[0], tx.signature.0[1]]));
-        (base_ms + base_ms * draw / (2 << 16)).min(RETRY_AFTER_MAX_MS)
+        let spread_ms = base_ms.saturating_mul(draw) / (2 << 16);
+        // Never past the cap, unless the configured least hint is itself past it.
+        base_ms.saturating_add(spread_ms).min(RETRY_AFTER_MAX_MS.max(base_ms))
     }
 
     /// Whether the pool holds its clients' share (`client_share_percent` of its count or of

@@ -1,7 +1,7 @@
 //! The load: transfers signed ahead of time from the testnet's funded accounts, submitted at a
 //! fixed rate (open loop) round-robin to the endpoints, in small JSON-RPC batches every tick.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -128,7 +128,7 @@ pub struct Outcomes {
     pub refused: Vec<(usize, u64)>,
     /// Transactions refused with `mempool_full`, to send again when the node said: a client
     /// that gave up on a nonce would leave every later nonce of its account stuck.
-    pub retry: Vec<(Instant, Prepared)>,
+    pub retry: RetryQueue,
     /// Transactions sent again after `mempool_full`.
     pub retried: u64,
 }
@@ -189,15 +189,41 @@ pub async fn submit(
     (sent, elapsed)
 }
 
+/// Refused transactions waiting for the time their node gave, soonest first. Under ten times
+/// the load it holds a hundred thousand or more, and is asked for what is due every tick:
+/// taking the due ones must not walk the rest.
+#[derive(Default)]
+pub struct RetryQueue {
+    /// By (due time, arrival), so that equal times stay apart.
+    waiting: BTreeMap<(Instant, u64), Prepared>,
+    arrivals: u64,
+}
+
+impl RetryQueue {
+    /// Queues `tx` to be sent again at `at`.
+    pub fn push(&mut self, at: Instant, tx: Prepared) {
+        self.waiting.insert((at, self.arrivals), tx);
+        self.arrivals += 1;
+    }
+
+    /// Takes the transactions due at `now`, soonest first.
+    pub fn take_due(&mut self, now: Instant) -> Vec<Prepared> {
+        let later = self.waiting.split_off(&(now, u64::MAX));
+        std::mem::replace(&mut self.waiting, later).into_values().collect()
+    }
+
+    /// Takes every waiting transaction.
+    pub fn take_all(&mut self) -> Vec<Prepared> {
+        std::mem::take(&mut self.waiting).into_values().collect()
+    }
+}
+
 /// The refused transactions whose retry time has come.
 fn due_retries(outcomes: &SharedOutcomes) -> Vec<Prepared> {
     let mut shared = lock(outcomes);
-    let now = Instant::now();
-    let (due, later): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut shared.retry).into_iter().partition(|(at, _)| *at <= now);
-    shared.retry = later;
+    let due = shared.retry.take_due(Instant::now());
     shared.retried += due.len() as u64;
-    due.into_iter().map(|(_, tx)| tx).collect()
+    due
 }
 
 async fn send_batch(client: &HttpClient, batch: Vec<Prepared>, outcomes: &SharedOutcomes) {
@@ -261,9 +287,34 @@ fn refuse(shared: &mut Outcomes, tx: Prepared, reason: String, retry_after_ms: O
     *shared.rejected.entry(reason).or_default() += 1;
     match retry_after_ms {
         Some(after_ms) => {
-            shared.retry.push((Instant::now() + Duration::from_millis(after_ms), tx));
+            shared.retry.push(Instant::now() + Duration::from_millis(after_ms), tx);
         }
         None if !duplicate => shared.refused.push((tx.account, tx.nonce)),
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(nonce: u64) -> Prepared {
+        Prepared { account: 0, nonce, hash: Hash([0; 32]), hex: String::new() }
+    }
+
+    #[test]
+    fn retries_come_due_in_time_order_and_only_when_due() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let mut queue = RetryQueue::default();
+        for (nonce, due_ms) in [(0, 300), (1, 100), (2, 200), (3, 100)] {
+            queue.push(at(due_ms), prepared(nonce));
+        }
+        let nonces = |txs: Vec<Prepared>| txs.iter().map(|tx| tx.nonce).collect::<Vec<_>>();
+        assert_eq!(nonces(queue.take_due(at(50))), Vec::<u64>::new());
+        assert_eq!(nonces(queue.take_due(at(100))), [1, 3], "due at 100, in arrival order");
+        assert_eq!(nonces(queue.take_due(at(250))), [2]);
+        assert_eq!(nonces(queue.take_all()), [0]);
+        assert!(queue.take_all().is_empty());
     }
 }

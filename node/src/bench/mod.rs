@@ -83,8 +83,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             let mut shared = lock(&outcomes);
             let rejected: BTreeMap<String, u64> = shared.rejected.drain().collect();
             // What still waits for a retry is given up: its nonce is reused next step.
-            let unsent =
-                std::mem::take(&mut shared.retry).into_iter().map(|(_, tx)| (tx.account, tx.nonce));
+            let unsent = shared.retry.take_all().into_iter().map(|tx| (tx.account, tx.nonce));
             let mut refused = std::mem::take(&mut shared.refused);
             refused.extend(unsent);
             (shared.accepted, rejected, refused, shared.retried)
