@@ -41,7 +41,7 @@ pub struct MempoolConfig {
     /// The share also sets how deep a sudden overload fills the pools, and every pooled
     /// transaction costs each node a signature check: at 50% the four-node testnet's nodes
     /// each verified about 50,000 transactions in the first seconds of a ten-fold load, which
-    /// starved consensus for 11–19 s; at 10% the same onset took 2–3 s. A pool deeper than a
+    /// starved consensus for 11–19 s; at 10% the same onset took 2–4 s. A pool deeper than a
     /// few seconds of blocks only makes clients wait. Default 10 (5,000 transactions).
     pub client_share_percent: u8,
 }
