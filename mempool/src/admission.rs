@@ -258,7 +258,9 @@ impl Mempool {
             || (exchange_only && evicts.is_empty())
         {
             let Some(victim) = candidates.next().filter(|key| evictable(key)) else {
-                return Err(Rejection::MempoolFull { retry_after_ms: self.retry_after_ms_for(tx) });
+                return Err(Rejection::MempoolFull {
+                    retry_after_ms: self.retry_after_ms_for(tx, ready),
+                });
             };
             txs -= 1;
             bytes -= self.pooled(&(victim.sender, victim.nonce)).bytes;

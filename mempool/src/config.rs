@@ -26,8 +26,9 @@ pub struct MempoolConfig {
     pub dedupe_hashes_max: usize,
     /// Most transactions in one gossip batch. Default 256.
     pub gossip_batch_txs_max: usize,
-    /// The smallest retry hint given with `mempool_full`; under a lasting overload the hint is
-    /// the time the chain needs to include what the pool holds (see
+    /// The smallest retry hint given with `mempool_full`, and the one given to a transaction
+    /// that could execute at once; under a lasting overload a held transaction's hint is the
+    /// time the chain needs to include what the pool holds (see
     /// [`crate::Mempool::retry_after_ms`]). Default 1,000 ms.
     pub full_retry_after_ms: u64,
     /// Clients' transactions fill the pool freely only up to this share, in percent, of

@@ -87,13 +87,18 @@ impl Mempool {
             .map_or(min_ms, |drain_ms| drain_ms.min(RETRY_AFTER_MAX_MS).max(min_ms))
     }
 
-    /// The retry hint given to `tx` when it is refused `mempool_full`:
-    /// [`Mempool::retry_after_ms`] plus up to half as much again, drawn from the transaction's
-    /// signature (so the same transaction always gets the same hint). Clients refused
-    /// together and told the same time would come back together, to be refused together
-    /// again; spread, they come back as blocks make room.
-    pub fn retry_after_ms_for(&self, tx: &SignedTransaction) -> u64 {
-        let base_ms = self.retry_after_ms();
+    /// The retry hint given to `tx` when it is refused `mempool_full`, `ready` or held. A
+    /// transaction that could execute at once (its sender's next nonce) is told the least
+    /// hint, `full_retry_after_ms`: it finds room as soon as a block makes some, evicting held
+    /// transactions, and its account's later nonces wait on it. Under overload nearly every
+    /// account has a refused nonce, and with the drain time as every hint the executable
+    /// ones came back in waves a hint apart, the chain running out of them in between. A held
+    /// one is told [`Mempool::retry_after_ms`]. Either gets up to half as much again, drawn
+    /// from the transaction's signature (the same transaction, the same hint): clients
+    /// refused together and told the same time would come back together, to be refused
+    /// together again.
+    pub(crate) fn retry_after_ms_for(&self, tx: &SignedTransaction, ready: bool) -> u64 {
+        let base_ms = if ready { self.config.full_retry_after_ms } else { self.retry_after_ms() };
         let draw = u64::from(u16::from_le_bytes([tx.signature.0[0], tx.signature.0[1]]));
         let spread_ms = base_ms.saturating_mul(draw) / (2 << 16);
         // Never past the cap, unless the configured least hint is itself past it.
