@@ -76,7 +76,8 @@ impl Mempool {
         &self.config
     }
 
-    /// The `retry_after_ms` hint of `mempool_full`: how long the chain needs to include what
+    /// The `retry_after_ms` hint of `mempool_full` for a held transaction (before its spread,
+    /// see `retry_after_ms_for`): how long the chain needs to include what
     /// the pool holds, at the rate it included transactions lately; at least the configured
     /// hint, at most [`RETRY_AFTER_MAX_MS`]. A client told to come back when there is room
     /// does not come back, with every other refused client, while there is none.
