@@ -243,7 +243,7 @@ pub struct ProposalBudget {
 
 /// The smallest cap, so that a slow height never starves the chain of transactions.
 pub const MIN_BUDGET_TXS: usize = 32;
-/// How long the node stays overloaded after its pool last refused clients.
+/// How long the node stays overloaded after its pool was last seen full for clients.
 pub const OVERLOAD_HOLD_MS: u64 = 2_000;
 
 impl ProposalBudget {

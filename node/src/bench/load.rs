@@ -168,9 +168,10 @@ pub async fn submit(
             batches[next_endpoint].push(tx);
             next_endpoint = (next_endpoint + 1) % clients.len();
         }
-        for (endpoint, mut batch) in batches.into_iter().enumerate() {
-            while !batch.is_empty() {
-                let rest = batch.split_off(batch.len().min(BATCH_TXS_MAX));
+        for (endpoint, batch) in batches.into_iter().enumerate() {
+            let mut txs = batch.into_iter().peekable();
+            while txs.peek().is_some() {
+                let batch: Vec<Prepared> = txs.by_ref().take(BATCH_TXS_MAX).collect();
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                 let client = clients[endpoint].clone();
                 let outcomes = outcomes.clone();
@@ -178,7 +179,6 @@ pub async fn submit(
                     send_batch(&client, batch, &outcomes).await;
                     drop(permit);
                 });
-                batch = rest;
             }
         }
         on_tick(sent);
