@@ -236,7 +236,8 @@ anvil_pid() {
     echo "$pid"
     return 0
   fi
-  rm -f "$pid_file"
+  # Kept: until the wrapper shell execs anvil, the pid names the shell, and removing the file
+  # then would lose the anvil that follows.
   return 1
 }
 
