@@ -220,8 +220,7 @@ impl SharedPool {
 /// [`OVERLOAD_HOLD_MS`]: the chain cannot take what arrives, and the node gives up some
 /// throughput to keep its heights short. The hold keeps a pool that hovers at the share, as
 /// it does under a lasting overload, from opening the gate for one full block each time it
-/// dips below. Until the first refusal, a deep pool is drained with blocks as large as the
-/// genesis allows.
+/// dips below.
 ///
 /// A feedback loop on the overloaded heights whose blocks the cap limited: a height slower
 /// than the budget shrinks the cap in proportion (at most by half), a faster one grows it (at
@@ -229,6 +228,14 @@ impl SharedPool {
 /// short heights, a block too large costs one long height on a machine that is already
 /// short of CPU. Blocks the cap did not limit leave it alone, so when a block holds whatever
 /// arrived since the last one, the cap does not bind.
+///
+/// Outside overload a block holds at most half again as many transactions as the largest of
+/// the last [`RECENT_BLOCKS`] committed (and [`MIN_BUDGET_TXS`] at least), so a pool that
+/// deepens at once, as at the onset of an overload before it holds the clients' share, is
+/// drained with blocks that grow height by height instead of one block of the genesis limit,
+/// a height ten times the normal one. A backlog is still taken within a few heights, and
+/// one small block (a proposer whose pool had not yet heard of the rest) does not hold back
+/// the next.
 #[derive(Debug, Clone)]
 pub struct ProposalBudget {
     budget_ms: u64,
@@ -237,12 +244,16 @@ pub struct ProposalBudget {
     /// The genesis `block_txs_max`.
     limit: usize,
     last_commit_ms: Option<u64>,
+    /// The transaction counts of the last [`RECENT_BLOCKS`] committed blocks, newest last.
+    recent_block_txs: VecDeque<usize>,
     /// When the pool was last seen full for clients.
     full_at_ms: Option<u64>,
 }
 
 /// The smallest cap, so that a slow height never starves the chain of transactions.
 pub const MIN_BUDGET_TXS: usize = 32;
+/// How many committed blocks outside overload the next one may outgrow by half the largest.
+pub const RECENT_BLOCKS: usize = 8;
 /// How long the node stays overloaded after its pool was last seen full for clients.
 pub const OVERLOAD_HOLD_MS: u64 = 2_000;
 
@@ -254,6 +265,7 @@ impl ProposalBudget {
             cap: MIN_BUDGET_TXS.min(block_txs_max),
             limit: block_txs_max,
             last_commit_ms: None,
+            recent_block_txs: VecDeque::with_capacity(RECENT_BLOCKS),
             full_at_ms: None,
         }
     }
@@ -270,6 +282,10 @@ impl ProposalBudget {
     /// A block of `txs` transactions was committed at `now_ms`, `overloaded` or not.
     pub fn on_committed(&mut self, now_ms: u64, txs: usize, overloaded: bool) {
         let previous = self.last_commit_ms.replace(now_ms);
+        if self.recent_block_txs.len() == RECENT_BLOCKS {
+            self.recent_block_txs.pop_front();
+        }
+        self.recent_block_txs.push_back(txs);
         let Some(previous) = previous else { return };
         let cap = self.cap;
         // Limited by the cap: within a tenth of it (other proposers' caps differ a little).
@@ -287,10 +303,13 @@ impl ProposalBudget {
     /// The most transactions the next proposal should hold, within `limit`, `overloaded`
     /// or not.
     pub fn limit(&self, limit: usize, overloaded: bool) -> usize {
-        if overloaded && self.budget_ms > 0 {
+        if self.budget_ms == 0 {
+            limit
+        } else if overloaded {
             self.cap.min(limit)
         } else {
-            limit
+            let largest = self.recent_block_txs.iter().copied().max().unwrap_or(0);
+            largest.saturating_add(largest / 2).max(MIN_BUDGET_TXS).min(limit)
         }
     }
 }
@@ -480,7 +499,6 @@ mod tests {
         let mut budget = ProposalBudget::new(25, 1_000);
         let mut at = 0;
         assert_eq!(budget.limit(1_000, true), MIN_BUDGET_TXS, "it starts small");
-        assert_eq!(budget.limit(1_000, false), 1_000, "and binds only under overload");
         // A deep pool: every block is as full as allowed, and a height costs 1 ms plus 0.32 ms
         // per transaction.
         for _ in 0..60 {
@@ -542,14 +560,46 @@ mod tests {
         let mut budget = grown_budget(&mut at);
         heights(&mut budget, &mut at, 1, 1_000, 320);
         assert_eq!(budget.limit(1_000, true), 500);
-        // A deep pool that still takes clients is drained with full blocks, and their slow
-        // heights teach the cap nothing.
+        // A pool that takes clients is not held to the cap (after a block of 1,000 it may
+        // fill one to the limit again), and its slow heights teach the cap nothing.
         assert_eq!(budget.limit(1_000, false), 1_000);
         for _ in 0..5 {
             at += 320;
             budget.on_committed(at, 1_000, false);
         }
         assert_eq!(budget.limit(1_000, true), 500, "the cap overload left");
+    }
+
+    #[test]
+    fn outside_overload_a_block_grows_by_half_over_the_largest_recent_one() {
+        let mut budget = ProposalBudget::new(25, 1_000);
+        assert_eq!(budget.limit(1_000, false), MIN_BUDGET_TXS, "no block yet: the floor");
+        let mut at = 1_000;
+        budget.on_committed(at, 0, false);
+        assert_eq!(budget.limit(1_000, false), MIN_BUDGET_TXS, "after an empty block too");
+        // A pool that deepens at once, each block as full as allowed.
+        let mut sizes = Vec::new();
+        while sizes.last() != Some(&1_000) {
+            let txs = budget.limit(1_000, false);
+            at += 20;
+            budget.on_committed(at, txs, false);
+            sizes.push(txs);
+        }
+        assert_eq!(sizes, [32, 48, 72, 108, 162, 243, 364, 546, 819, 1_000]);
+        // One small block does not lower the ceiling; a run of them does.
+        budget.on_committed(at + 20, 10, false);
+        assert_eq!(budget.limit(1_000, false), 1_000);
+        for _ in 0..RECENT_BLOCKS - 1 {
+            at += 20;
+            budget.on_committed(at, 100, false);
+        }
+        assert_eq!(budget.limit(1_000, false), 150);
+        assert_eq!(budget.limit(120, false), 120, "never past the limit");
+        // A budget of 0 turns this off as well.
+        let mut off = ProposalBudget::new(0, 1_000);
+        assert_eq!(off.limit(1_000, false), 1_000);
+        off.on_committed(at, 10, false);
+        assert_eq!(off.limit(1_000, false), 1_000);
     }
 
     #[test]
