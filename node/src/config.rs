@@ -266,7 +266,8 @@ pub struct ConsensusSection {
     /// many milliseconds, learnt from the heights it commits; otherwise blocks fill to the
     /// genesis `block_txs_max` and a height takes as long as they do. It trades throughput
     /// under overload for a block interval that stays near its normal value (see
-    /// docs/performance.md, Overload). 0 turns it off. Default 15.
+    /// docs/performance.md, Overload). Outside overload a block then holds at most half
+    /// again as many transactions as the largest of the last 8. 0 turns both off. Default 15.
     pub proposal_budget_ms: u64,
 }
 
