@@ -479,6 +479,18 @@ mod tests {
         assert_eq!(source.candidates(1, 10).len(), 2, "an overloaded one keeps to the cap");
     }
 
+    #[test]
+    fn a_first_proposal_outside_overload_holds_the_growth_floor() {
+        let (_dir, pool, transfer) = one_sender_pool(MempoolConfig::default());
+        for nonce in 0..40 {
+            pool.admit_client(&transfer(nonce).to_bytes()).unwrap();
+        }
+        let mut source = PoolSource::new(pool.clone(), (1_000, 1 << 20), 25);
+        assert_eq!(source.candidates(1, 1_000).len(), MIN_BUDGET_TXS, "no block yet");
+        let mut off = PoolSource::new(pool, (1_000, 1 << 20), 0);
+        assert_eq!(off.candidates(1, 1_000).len(), 40, "no budget: as many as allowed");
+    }
+
     /// Commits `count` overloaded heights of `txs` transactions each, `interval_ms` apart,
     /// after `at`.
     fn heights(
