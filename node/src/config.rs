@@ -190,8 +190,10 @@ pub struct MempoolSection {
     pub ttl_ms: u64,
     /// Most transactions per gossip message. Default 256 (at most 4096).
     pub gossip_batch_txs_max: usize,
-    /// The smallest `retry_after_ms` hint sent with `mempool_full`; when the pool is deep the
-    /// hint is the time the chain needs to include what it holds (at most 60000). Default 1000.
+    /// The smallest `retry_after_ms` hint sent with `mempool_full`, and the one a refused
+    /// transaction that could execute at once is told; a held one is told the time the chain
+    /// needs to include what the pool holds (at most 60000). Either gets up to half as much
+    /// again, drawn from its signature. Default 1000.
     pub full_retry_after_ms: u64,
     /// Share of `txs_max` and `bytes_max`, in percent, that clients' transactions may fill;
     /// above it they enter only by outbidding one, while peers' fill the rest. It also bounds
