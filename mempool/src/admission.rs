@@ -1,7 +1,7 @@
 //! Admission: the checks a transaction passes to enter the pool, cheapest first, the
 //! signature last; replace-by-fee; eviction when full.
 
-use tandem_types::{Account, Hash, SignedTransaction};
+use tandem_types::{Account, CheckedKey, Hash, SignedTransaction};
 
 use crate::accounts::AccountSource;
 use crate::pool::{Mempool, Slot};
@@ -86,15 +86,18 @@ impl Mempool {
     }
 
     /// Admits `tx` like [`Mempool::admit`] but without checking its signature: the caller
-    /// verified it by the strict rule (`SignedTransaction::verify_signature`). Every other
-    /// check runs again, since the pool may have changed since a [`Mempool::precheck`].
+    /// verified it with `sender_key` ([`Mempool::verify_signature`]), which the pool keeps.
+    /// Every other check runs again, since the pool may have changed since a
+    /// [`Mempool::precheck`].
     pub fn admit_verified(
         &mut self,
         now_ms: u64,
         tx: SignedTransaction,
+        sender_key: CheckedKey,
         origin: Origin,
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
+        self.keys.insert(sender_key);
         let result = self
             .check_unsigned(&tx, origin, accounts)
             .map(|(hash, plan, dropped)| self.apply(now_ms, tx, hash, origin, plan, dropped));
@@ -139,7 +142,9 @@ impl Mempool {
         accounts: &impl AccountSource,
     ) -> Result<Admitted, Rejection> {
         let (hash, plan, dropped) = self.check_unsigned(&tx, origin, accounts)?;
-        tx.verify_signature().map_err(Rejection::BadSignature)?;
+        let kept = self.keys.get(&tx.tx.sender);
+        let sender_key = Mempool::verify_signature(&tx, kept).map_err(Rejection::BadSignature)?;
+        self.keys.insert(sender_key);
         Ok(self.apply(now_ms, tx, hash, origin, plan, dropped))
     }
 

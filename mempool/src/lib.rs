@@ -19,7 +19,8 @@
 //! fee, duplicates, nonce (not below the account's, at most [`MempoolConfig::nonce_gap_max`]
 //! beyond the sender's pending nonce), replace-by-fee or the per-sender cap, the balance
 //! (covering this transaction and the sender's queued ones before it), room (evicting a
-//! lower fee when full), then the strict ed25519 rule of `tandem_types`.
+//! lower fee when full), then the strict ed25519 rule of `tandem_types`, with the sender's
+//! key taken from a bounded cache of recent senders' checked keys when it is there.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -60,6 +61,7 @@ mod config;
 mod dedupe;
 mod drain;
 mod gossip;
+mod keys;
 mod metrics;
 #[cfg(test)]
 mod model_tests;
@@ -74,6 +76,7 @@ pub use block::Committed;
 pub use config::{ConfigError, MempoolConfig, LARGEST_TX_BYTES};
 pub use drain::{RATE_WINDOW_MS, RETRY_AFTER_MAX_MS};
 pub use gossip::{decode_gossip_batch, encode_gossip_batch, GossipError};
+pub use keys::SENDER_KEYS_GENERATION_MAX;
 pub use metrics::Metrics;
 pub use pool::Mempool;
 pub use queue::Origin;

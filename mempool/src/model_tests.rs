@@ -401,12 +401,17 @@ impl Run {
         origin: Origin,
     ) -> Result<crate::Admitted, Rejection> {
         let refreshed = self.pool.precheck(&tx, origin, &self.model.ledger)?;
-        if let Err(error) = tx.verify_signature() {
-            let rejection = Rejection::BadSignature(error);
-            self.pool.count_rejection(&rejection);
-            return Err(rejection);
-        }
-        let mut admitted = self.pool.admit_verified(self.now_ms, tx, origin, &self.model.ledger)?;
+        let kept = self.pool.sender_key(&tx.tx.sender);
+        let sender_key = match Mempool::verify_signature(&tx, kept) {
+            Ok(key) => key,
+            Err(error) => {
+                let rejection = Rejection::BadSignature(error);
+                self.pool.count_rejection(&rejection);
+                return Err(rejection);
+            }
+        };
+        let ledger = &self.model.ledger;
+        let mut admitted = self.pool.admit_verified(self.now_ms, tx, sender_key, origin, ledger)?;
         admitted.dropped.splice(0..0, refreshed);
         Ok(admitted)
     }

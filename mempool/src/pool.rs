@@ -7,6 +7,7 @@ use tandem_types::{Account, Address, ChainParams, Hash, SignedTransaction};
 use crate::config::{ConfigError, MempoolConfig};
 use crate::dedupe::RecentHashes;
 use crate::drain::{InclusionRate, RETRY_AFTER_MAX_MS};
+use crate::keys::{SenderKeys, SENDER_KEYS_GENERATION_MAX};
 use crate::metrics::Metrics;
 use crate::queue::{EvictKey, Origin, PoolTx, ReadyKey, SenderQueue};
 
@@ -34,6 +35,8 @@ pub struct Mempool {
     /// Client transactions not yet handed out for gossip, by arrival.
     pub(crate) gossip: BTreeMap<u64, Slot>,
     pub(crate) recent: RecentHashes,
+    /// The checked keys of recent senders.
+    pub(crate) keys: SenderKeys,
     /// How fast committed blocks include transactions, for the retry hint.
     pub(crate) inclusion: InclusionRate,
     pub(crate) next_seq: u64,
@@ -63,6 +66,7 @@ impl Mempool {
             tails: BTreeSet::new(),
             by_age: BTreeMap::new(),
             gossip: BTreeMap::new(),
+            keys: SenderKeys::new(SENDER_KEYS_GENERATION_MAX),
             inclusion: InclusionRate::default(),
             next_seq: 0,
             bytes: 0,

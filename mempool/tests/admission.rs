@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use tandem_mempool::{MempoolConfig, Origin, Rejection, REASONS, RETRY_AFTER_MAX_MS};
+use tandem_mempool::{Mempool, MempoolConfig, Origin, Rejection, REASONS, RETRY_AFTER_MAX_MS};
 use tandem_types::{Address, SignatureError};
 
 fn world() -> World {
@@ -101,6 +101,24 @@ fn a_wrong_or_weak_signature_is_bad_signature() {
     let rejection = w.pool.admit(0, weak, Origin::Peer, &w.accounts).unwrap_err();
     assert_eq!(rejection, Rejection::BadSignature(SignatureError::WeakKey));
     assert!(w.pool.is_empty());
+}
+
+#[test]
+fn a_sender_whose_key_the_pool_keeps_still_has_every_signature_checked() {
+    let mut w = world();
+    w.pool.admit(0, transfer(&key(0), 0, 10, 5), Origin::Client, &w.accounts).unwrap();
+    assert!(w.pool.sender_key(&key(0).address()).is_some(), "kept after the first admission");
+    let mut forged = transfer(&key(0), 1, 10, 5);
+    forged.signature.0[5] ^= 1;
+    let rejection = w.pool.admit(0, forged.clone(), Origin::Client, &w.accounts).unwrap_err();
+    assert_eq!(rejection, Rejection::BadSignature(SignatureError::Invalid));
+    // The same on the split path, with the kept key.
+    let kept = w.pool.sender_key(&key(0).address());
+    assert_eq!(Mempool::verify_signature(&forged, kept).unwrap_err(), SignatureError::Invalid);
+    let valid = transfer(&key(0), 1, 10, 5);
+    let sender_key = Mempool::verify_signature(&valid, kept).unwrap();
+    w.pool.admit_verified(0, valid, sender_key, Origin::Client, &w.accounts).unwrap();
+    assert_eq!(w.pool.len(), 2);
 }
 
 #[test]

@@ -8,9 +8,10 @@
 //! pool's queues, which the pool handles by rechecking that sender first.
 //!
 //! Signatures are verified outside the pool's lock (every other check first, under the lock;
-//! then the signature; then admission again under the lock), so RPC threads verify in
-//! parallel. Every pooled transaction's signature is verified, so consensus does not verify
-//! it again when it executes a block ([`PoolSource`]'s `verified_among`).
+//! then the signature, with the sender's key from the pool's cache of recent senders when it
+//! is there; then admission again under the lock), so RPC threads verify in parallel. Every
+//! pooled transaction's signature is verified, so consensus does not verify it again when it
+//! executes a block ([`PoolSource`]'s `verified_among`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,19 +164,24 @@ impl SharedPool {
     /// may have changed in between.
     fn admit(&self, tx: SignedTransaction, origin: Origin) -> Result<Admitted, Rejection> {
         let accounts = Accounts(&self.accounts);
-        {
+        let kept_key = {
             let mut inner = self.lock();
             let refreshed = inner.mempool.precheck(&tx, origin, &accounts)?;
             inner.remember(&refreshed, Removal::Dropped);
-        }
-        if let Err(error) = tx.verify_signature() {
-            let rejection = Rejection::BadSignature(error);
-            self.lock().mempool.count_rejection(&rejection);
-            return Err(rejection);
-        }
+            inner.mempool.sender_key(&tx.tx.sender)
+        };
+        let sender_key = match Mempool::verify_signature(&tx, kept_key) {
+            Ok(key) => key,
+            Err(error) => {
+                let rejection = Rejection::BadSignature(error);
+                self.lock().mempool.count_rejection(&rejection);
+                return Err(rejection);
+            }
+        };
         let admitted = {
             let mut inner = self.lock();
-            let admitted = inner.mempool.admit_verified(now_ms(), tx, origin, &accounts)?;
+            let admitted =
+                inner.mempool.admit_verified(now_ms(), tx, sender_key, origin, &accounts)?;
             inner.record_admission(&admitted);
             admitted
         };

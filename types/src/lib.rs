@@ -23,7 +23,7 @@ pub use account::{state_key, Account};
 pub use block::{tx_root, Block, BlockHeader};
 pub use codec::{decode, encode, DecodeError};
 pub use crypto::{
-    verify as crypto_verify, Address, L1Address, SecretKey, Signature, SignatureError,
+    verify as crypto_verify, Address, CheckedKey, L1Address, SecretKey, Signature, SignatureError,
 };
 pub use genesis::{
     ChainParams, Genesis, GenesisAccount, GenesisError, GenesisValidator, Validator, ValidatorSet,

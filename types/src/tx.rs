@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     codec::{decode, encode, DecodeError},
-    crypto::{verify, SignatureError},
+    crypto::{verify, CheckedKey, SignatureError},
     hash::sha256,
     Address, Hash, L1Address, SecretKey, Signature,
 };
@@ -115,6 +115,18 @@ impl SignedTransaction {
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         verify(&self.tx.sender, &self.tx.signing_bytes(), &self.signature)
     }
+
+    /// Checks the sender's signature like [`SignedTransaction::verify_signature`], with the
+    /// sender's key already checked (`CheckedKey::new(&sender)`), so that a caller who keeps
+    /// the keys of recent senders skips its decompression.
+    pub fn verify_signature_with(&self, sender_key: &CheckedKey) -> Result<(), SignatureError> {
+        assert_eq!(
+            sender_key.address(),
+            self.tx.sender,
+            "a transaction's signature is checked with its own sender's key"
+        );
+        sender_key.verify(&self.tx.signing_bytes(), &self.signature)
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +180,27 @@ mod tests {
         let mut changed = good;
         changed.tx.chain_id += 1;
         assert_eq!(changed.verify_signature(), Err(SignatureError::Invalid));
+    }
+
+    #[test]
+    fn a_checked_key_gives_the_same_verdicts() {
+        let good = signed();
+        let key = CheckedKey::new(&good.tx.sender).unwrap();
+        let mut changed_fee = good.clone();
+        changed_fee.tx.fee += 1;
+        let mut malleated = good.clone();
+        malleated.signature.0[63] |= 0xf0;
+        for tx in [good, changed_fee, malleated] {
+            assert_eq!(tx.verify_signature_with(&key), tx.verify_signature());
+        }
+        assert_eq!(signed().verify_signature_with(&key), Ok(()));
+    }
+
+    #[test]
+    #[should_panic(expected = "its own sender's key")]
+    fn a_key_of_another_sender_is_a_bug() {
+        let other = CheckedKey::new(&SecretKey::from_seed(&[2; 32]).address()).unwrap();
+        let _ = signed().verify_signature_with(&other);
     }
 
     #[test]
