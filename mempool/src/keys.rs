@@ -98,7 +98,8 @@ mod tests {
         assert_eq!(keys.len(), 3);
         // Found in the older generation, 2 moves to the newer, next to 3.
         assert!(keys.get(&key(2).address()).is_some());
-        // The newer one is full again: 4 starts another, and 1, never asked for, is gone.
+        // The newer one is full again: 4 starts another, and 1, not asked for since it became
+        // older, is gone.
         keys.insert(key(4));
         assert!(keys.get(&key(1).address()).is_none());
         assert!(keys.get(&key(2).address()).is_some());
