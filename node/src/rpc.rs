@@ -173,10 +173,9 @@ fn send(params: &Params, ctx: &RpcContext) -> Result<Hash, ErrorObjectOwned> {
         let too_large = Rejection::TooLarge { bytes: hex_digits / 2, max: ctx.tx_bytes_max };
         return Err(rejected(&too_large));
     }
-    let bytes =
-        text.strip_prefix("0x").and_then(|digits| hex::decode(digits).ok()).ok_or_else(|| {
-            error(codes::TX_REJECTED, "bad_encoding", "the transaction is not 0x-prefixed hex")
-        })?;
+    let bytes = tandem_types::json::parse_hex(text).map_err(|_| {
+        error(codes::TX_REJECTED, "bad_encoding", "the transaction is not 0x-prefixed hex")
+    })?;
     ctx.pool.admit_client(&bytes).map(|admitted| admitted.hash).map_err(|r| rejected(&r))
 }
 

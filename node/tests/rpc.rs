@@ -67,6 +67,10 @@ async fn every_rejection_reason_is_reachable() {
     assert_eq!(rejected(send(&client, &other_chain).await), "wrong_chain");
     let garbage = client.request::<String, _>(methods::SEND_TRANSACTION, rpc_params!["0x0102"]);
     assert_eq!(reason(&garbage.await.expect_err("garbage")), "bad_encoding");
+    for not_hex in ["0xzz", "0x012", "0102"] {
+        let sent = client.request::<String, _>(methods::SEND_TRANSACTION, rpc_params![not_hex]);
+        assert_eq!(reason(&sent.await.expect_err(not_hex)), "bad_encoding", "{not_hex}");
+    }
     let huge = format!("0x{}", "ab".repeat(5_000));
     let huge = client.request::<String, _>(methods::SEND_TRANSACTION, rpc_params![huge]);
     assert_eq!(reason(&huge.await.expect_err("huge")), "too_large");

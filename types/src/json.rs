@@ -11,7 +11,14 @@ pub fn parse_hex_array<const N: usize>(text: &str) -> Result<[u8; N], String> {
 /// Parses `0x`-prefixed hex of any length.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.strip_prefix("0x").ok_or_else(|| "hex must start with 0x".to_string())?;
-    hex::decode(digits).map_err(|error| format!("bad hex: {error}"))
+    if digits.len() % 2 != 0 {
+        return Err(format!("bad hex: {}", hex::FromHexError::OddLength));
+    }
+    // Into a buffer of the exact size: `hex::decode` collects through an iterator without a
+    // size hint and grows its vector several times for every transaction a client sends.
+    let mut bytes = vec![0; digits.len() / 2];
+    hex::decode_to_slice(digits, &mut bytes).map_err(|error| format!("bad hex: {error}"))?;
+    Ok(bytes)
 }
 
 /// Formats bytes as `0x`-prefixed lowercase hex.
@@ -80,3 +87,24 @@ macro_rules! impl_hex_serde {
     };
 }
 pub(crate) use impl_hex_serde;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_bad_hex_is_an_error() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(parse_hex(&to_hex(&bytes)), Ok(bytes));
+        assert_eq!(parse_hex("0x"), Ok(Vec::new()));
+        assert_eq!(parse_hex("0xABcd"), Ok(vec![0xab, 0xcd]));
+        assert_eq!(parse_hex("abcd"), Err("hex must start with 0x".to_string()));
+        assert_eq!(parse_hex("0xabc"), Err("bad hex: Odd number of digits".to_string()));
+        assert_eq!(
+            parse_hex("0xzz"),
+            Err("bad hex: Invalid character 'z' at position 0".to_string())
+        );
+        assert_eq!(parse_hex_array::<2>("0xabcd"), Ok([0xab, 0xcd]));
+        assert!(parse_hex_array::<3>("0xabcd").is_err());
+    }
+}
