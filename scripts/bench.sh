@@ -69,6 +69,13 @@ sweep="" step_s="" steady_rate="" steady_s="" capacity_rate="" overload_s="" ove
 
 positive() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 
+# option_value VAR OPTION VALUE WHAT: sets VAR to VALUE if it is a positive whole number, else
+# stops with a usage error saying that OPTION needs WHAT.
+option_value() {
+  positive "$3" || usage_error "$2 needs $4"
+  printf -v "$1" '%s' "$3"
+}
+
 parse_options() {
   while (($#)); do
     case $1 in
@@ -77,31 +84,11 @@ parse_options() {
         sweep=$2
         shift 2
         ;;
-      --step-seconds)
-        positive "${2:-}" || usage_error "--step-seconds needs a number of seconds"
-        step_s=$2
-        shift 2
-        ;;
-      --steady-rate)
-        positive "${2:-}" || usage_error "--steady-rate needs a rate in tx/s"
-        steady_rate=$2
-        shift 2
-        ;;
-      --steady-seconds)
-        positive "${2:-}" || usage_error "--steady-seconds needs a number of seconds"
-        steady_s=$2
-        shift 2
-        ;;
-      --capacity-rate)
-        positive "${2:-}" || usage_error "--capacity-rate needs a rate in tx/s"
-        capacity_rate=$2
-        shift 2
-        ;;
-      --overload-seconds)
-        positive "${2:-}" || usage_error "--overload-seconds needs a number of seconds"
-        overload_s=$2
-        shift 2
-        ;;
+      --step-seconds) option_value step_s "$1" "${2:-}" "a number of seconds"; shift 2 ;;
+      --steady-rate) option_value steady_rate "$1" "${2:-}" "a rate in tx/s"; shift 2 ;;
+      --steady-seconds) option_value steady_s "$1" "${2:-}" "a number of seconds"; shift 2 ;;
+      --capacity-rate) option_value capacity_rate "$1" "${2:-}" "a rate in tx/s"; shift 2 ;;
+      --overload-seconds) option_value overload_s "$1" "${2:-}" "a number of seconds"; shift 2 ;;
       --no-overload)
         overload=0
         shift
