@@ -2,9 +2,10 @@
 //! overload: `tandem_sendTransaction` refused with `mempool_full` by a pool that holds its
 //! clients' share, through the node's JSON-RPC module (jsonrpsee's dispatch, the parameter's
 //! JSON and hex, the pool's checks, the error's JSON), 256 calls; and the same transactions
-//! given straight to the pool, to see what the rest costs. In-process, one thread, one call
-//! at a time (the module takes no batches): a real server adds HTTP, the batch around the
-//! calls and the kernel.
+//! given straight to the pool, to see what the rest costs (in-process, one thread, one call
+//! at a time: the module takes no batches); and the same 256 in batch requests of 256 and of
+//! 32 over HTTP to the node's real server on loopback, timed by the CPU time of the server's
+//! one thread (the client's work not counted).
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function.
 
 use std::sync::Arc;
@@ -14,13 +15,17 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::params::BatchRequestBuilder;
+use jsonrpsee_core::rpc_params;
+use jsonrpsee_http_client::HttpClientBuilder;
 use tandem_consensus::ConsensusStatus;
 use tandem_executor::Executor;
 use tandem_mempool::{Mempool, MempoolConfig};
 use tandem_network::{NetworkConfig, PeerSet, QuicNetwork};
 use tandem_node::api::methods;
 use tandem_node::pool::SharedPool;
-use tandem_node::rpc::{module, RpcContext};
+use tandem_node::rpc::{module, start, RpcContext, RpcLimits};
 use tandem_types::{
     sha256, Action, Address, ChainParams, Genesis, GenesisAccount, GenesisValidator, L1Address,
     SecretKey, SignedTransaction, Transaction,
@@ -97,6 +102,49 @@ fn requests(txs: &[SignedTransaction]) -> Vec<String> {
         .collect()
 }
 
+/// What the RPC server needs; each call builds a context over the same store, pool and
+/// transport.
+struct Node {
+    genesis: Genesis,
+    address: Address,
+    executor: Executor,
+    pool: Arc<SharedPool>,
+    transport: Arc<QuicNetwork>,
+    _consensus: watch::Sender<ConsensusStatus>,
+}
+
+impl Node {
+    fn context(&self) -> RpcContext {
+        RpcContext {
+            genesis: self.genesis.clone(),
+            address: self.address,
+            store: self.executor.store().clone(),
+            pool: self.pool.clone(),
+            consensus: self._consensus.subscribe(),
+            heads: broadcast::channel(1).0,
+            transport: self.transport.clone(),
+            tx_bytes_max: MempoolConfig::default().tx_bytes_max,
+            l1: None,
+        }
+    }
+}
+
+/// The CPU time of this process's threads named `name` (Linux `/proc/self/task/*/schedstat`).
+fn threads_cpu_time(name: &str) -> Duration {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("the CPU-time clock needs Linux /proc");
+    let nanos: u64 = tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|text| {
+            text.split_whitespace().next().and_then(|field| field.parse::<u64>().ok())
+        })
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
 fn bench_refusal(c: &mut Criterion) {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -109,19 +157,15 @@ fn bench_refusal(c: &mut Criterion) {
         QuicNetwork::start(&validator, PeerSet::new([]), NetworkConfig::new(listen))
             .expect("transport")
     });
-    let (_status_sender, consensus) = watch::channel(ConsensusStatus::default());
-    let context = RpcContext {
+    let node = Node {
         genesis,
         address: validator.address(),
-        store: executor.store().clone(),
-        pool: pool.clone(),
-        consensus,
-        heads: broadcast::channel(1).0,
+        executor,
+        pool,
         transport: Arc::new(transport),
-        tx_bytes_max: MempoolConfig::default().tx_bytes_max,
-        l1: None,
+        _consensus: watch::channel(ConsensusStatus::default()).0,
     };
-    let rpc = module(context).expect("module");
+    let rpc = module(node.context()).expect("module");
     let requests = requests(&txs);
     let send_all = || {
         let mut refusals = 0;
@@ -141,11 +185,65 @@ fn bench_refusal(c: &mut Criterion) {
     group.bench_function("pool_only_256", |b| {
         b.iter(|| {
             for bytes in &encoded {
-                assert!(pool.admit_client(bytes).is_err(), "refused");
+                assert!(node.pool.admit_client(bytes).is_err(), "refused");
             }
         })
     });
+    bench_http(&mut group, &runtime, &node, &txs);
     group.finish();
+}
+
+/// The batches over HTTP to the real server, on a runtime of one thread named `rpc-server`.
+fn bench_http(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    node: &Node,
+    txs: &[SignedTransaction],
+) {
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("rpc-server")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let limits = RpcLimits { max_request_bytes: 16 << 20, max_connections: 16 };
+    let listen = "127.0.0.1:0".parse().expect("a socket address");
+    let (address, _server) =
+        server_runtime.block_on(start(listen, limits, node.context())).expect("server");
+    let client = HttpClientBuilder::default()
+        .max_request_size(16 << 20)
+        .max_response_size(16 << 20)
+        .build(format!("http://{address}"))
+        .expect("client");
+    let hex: Vec<String> =
+        txs.iter().map(|tx| format!("0x{}", hex::encode(tx.to_bytes()))).collect();
+    // `tandem bench` sends what falls due each 5 ms tick, split over the nodes: under ten
+    // times the load its requests carry a few dozen transactions, not 256.
+    for batch_txs in [BATCH, 32] {
+        let send_batches = || {
+            let mut refusals = 0;
+            for part in hex.chunks(batch_txs) {
+                let mut batch = BatchRequestBuilder::new();
+                for tx in part {
+                    batch.insert(methods::SEND_TRANSACTION, rpc_params![tx]).expect("parameters");
+                }
+                let answers =
+                    runtime.block_on(client.batch_request::<String>(batch)).expect("answers");
+                refusals += answers.into_iter().filter(Result::is_err).count();
+            }
+            refusals
+        };
+        assert_eq!(send_batches(), BATCH, "every transaction is refused");
+        group.bench_function(format!("http_batches_of_{batch_txs}_server_cpu"), |b| {
+            b.iter_custom(|iters| {
+                let before = threads_cpu_time("rpc-server");
+                for _ in 0..iters {
+                    send_batches();
+                }
+                threads_cpu_time("rpc-server").saturating_sub(before)
+            })
+        });
+    }
 }
 
 criterion_group!(benches, bench_refusal);
