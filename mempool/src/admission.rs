@@ -144,7 +144,9 @@ impl Mempool {
         let (hash, plan, dropped) = self.check_unsigned(&tx, origin, accounts)?;
         let kept = self.keys.get(&tx.tx.sender);
         let sender_key = Mempool::verify_signature(&tx, kept).map_err(Rejection::BadSignature)?;
-        self.keys.insert(sender_key);
+        if kept.is_none() {
+            self.keys.insert(sender_key);
+        }
         Ok(self.apply(now_ms, tx, hash, origin, plan, dropped))
     }
 

@@ -39,12 +39,14 @@ impl SenderKeys {
         Some(key)
     }
 
-    /// Keeps `key` (under its own address).
+    /// Keeps `key` (under its own address). Only a sender the newer generation does not
+    /// hold yet can fill it, so a generation always spans that many distinct senders.
     pub(crate) fn insert(&mut self, key: CheckedKey) {
-        if self.newer.len() >= self.generation_max {
+        let address = key.address();
+        if self.newer.len() >= self.generation_max && !self.newer.contains_key(&address) {
             self.older = std::mem::take(&mut self.newer);
         }
-        self.newer.insert(key.address(), key);
+        self.newer.insert(address, key);
     }
 
     /// How many keys are kept.
@@ -105,5 +107,17 @@ mod tests {
         assert!(keys.get(&key(2).address()).is_some());
         assert!(keys.get(&key(4).address()).is_some());
         assert!(keys.len() <= 4, "at most two generations of two");
+    }
+
+    #[test]
+    fn keeping_a_key_the_newer_generation_holds_starts_no_generation() {
+        let mut keys = SenderKeys::new(2);
+        keys.insert(key(1));
+        keys.insert(key(2));
+        // The newer generation is full, but 2 is already in it: 1 stays where it is.
+        keys.insert(key(2));
+        assert_eq!(keys.len(), 2);
+        keys.insert(key(3));
+        assert!(keys.get(&key(1).address()).is_some(), "older, not dropped");
     }
 }

@@ -402,14 +402,11 @@ impl Run {
     ) -> Result<crate::Admitted, Rejection> {
         let refreshed = self.pool.precheck(&tx, origin, &self.model.ledger)?;
         let kept = self.pool.sender_key(&tx.tx.sender);
-        let sender_key = match Mempool::verify_signature(&tx, kept) {
-            Ok(key) => key,
-            Err(error) => {
-                let rejection = Rejection::BadSignature(error);
-                self.pool.count_rejection(&rejection);
-                return Err(rejection);
-            }
-        };
+        let sender_key = Mempool::verify_signature(&tx, kept).map_err(|error| {
+            let rejection = Rejection::BadSignature(error);
+            self.pool.count_rejection(&rejection);
+            rejection
+        })?;
         let ledger = &self.model.ledger;
         let mut admitted = self.pool.admit_verified(self.now_ms, tx, sender_key, origin, ledger)?;
         admitted.dropped.splice(0..0, refreshed);

@@ -110,7 +110,7 @@ struct Node {
     executor: Executor,
     pool: Arc<SharedPool>,
     transport: Arc<QuicNetwork>,
-    _consensus: watch::Sender<ConsensusStatus>,
+    consensus: watch::Sender<ConsensusStatus>,
 }
 
 impl Node {
@@ -120,7 +120,7 @@ impl Node {
             address: self.address,
             store: self.executor.store().clone(),
             pool: self.pool.clone(),
-            consensus: self._consensus.subscribe(),
+            consensus: self.consensus.subscribe(),
             heads: broadcast::channel(1).0,
             transport: self.transport.clone(),
             tx_bytes_max: MempoolConfig::default().tx_bytes_max,
@@ -163,7 +163,7 @@ fn bench_refusal(c: &mut Criterion) {
         executor,
         pool,
         transport: Arc::new(transport),
-        _consensus: watch::channel(ConsensusStatus::default()).0,
+        consensus: watch::channel(ConsensusStatus::default()).0,
     };
     let rpc = module(node.context()).expect("module");
     let requests = requests(&txs);

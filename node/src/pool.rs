@@ -170,14 +170,11 @@ impl SharedPool {
             inner.remember(&refreshed, Removal::Dropped);
             inner.mempool.sender_key(&tx.tx.sender)
         };
-        let sender_key = match Mempool::verify_signature(&tx, kept_key) {
-            Ok(key) => key,
-            Err(error) => {
-                let rejection = Rejection::BadSignature(error);
-                self.lock().mempool.count_rejection(&rejection);
-                return Err(rejection);
-            }
-        };
+        let sender_key = Mempool::verify_signature(&tx, kept_key).map_err(|error| {
+            let rejection = Rejection::BadSignature(error);
+            self.lock().mempool.count_rejection(&rejection);
+            rejection
+        })?;
         let admitted = {
             let mut inner = self.lock();
             let admitted =
