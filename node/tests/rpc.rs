@@ -117,6 +117,16 @@ async fn malformed_requests_get_json_rpc_errors() {
     assert_eq!(error_of(call(bad_address)), (-32602, "invalid_params".into()));
     let not_hex = r#"{"jsonrpc":"2.0","id":1,"method":"tandem_sendTransaction","params":[7]}"#;
     assert_eq!(error_of(call(not_hex)), (-32602, "invalid_params".into()));
+    let send = |params: &str| {
+        error_of(call(&format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tandem_sendTransaction","params":{params}}}"#
+        )))
+    };
+    assert_eq!(send(r#"["0x0102", 2]"#), (-32602, "invalid_params".into()));
+    assert_eq!(send(r#"{"tx":"0x0102"}"#), (-32602, "invalid_params".into()));
+    assert_eq!(send("[]"), (-32602, "invalid_params".into()));
+    // A string with JSON escapes reads as the same string: here two bytes of no transaction.
+    assert_eq!(send(r#"["\u0030x0102"]"#), (-32000, "bad_encoding".into()));
     let future = r#"{"jsonrpc":"2.0","id":1,"method":"tandem_getBlock","params":[4000000]}"#;
     assert_eq!(error_of(call(future)), (-32001, "unknown_height".into()));
     let genesis = r#"{"jsonrpc":"2.0","id":1,"method":"tandem_getBlock","params":[0]}"#;
