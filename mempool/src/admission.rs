@@ -231,9 +231,8 @@ impl Mempool {
             return Err(Rejection::InsufficientBalance { balance: account.balance, required });
         }
         let freed = replaced.map_or((0, 0), |old| (1, old.bytes));
-        // How many nonces before this one the sender still owes (0: it could execute).
-        let gap = nonce.saturating_sub(queue.map_or(account.nonce, |queue| queue.pending_nonce));
-        let evicts = self.plan_evictions(tx, (gap, origin), freed)?;
+        let ready = nonce <= queue.map_or(account.nonce, |queue| queue.pending_nonce);
+        let evicts = self.plan_evictions(tx, (ready, origin), freed)?;
         Ok(Plan { account, cost, replaces: replaced.map(|_| (sender, nonce)), evicts })
     }
 
@@ -246,10 +245,9 @@ impl Mempool {
     fn plan_evictions(
         &self,
         tx: &SignedTransaction,
-        (gap, origin): (u64, Origin),
+        (ready, origin): (bool, Origin),
         (freed_txs, freed_bytes): (usize, usize),
     ) -> Result<Vec<EvictKey>, Rejection> {
-        let ready = gap == 0;
         let mut txs = self.len() + 1 - freed_txs;
         let mut bytes = self.bytes + tx.encoded_len() - freed_bytes;
         let exchange_only = self.past_share(origin, txs, bytes);
@@ -268,7 +266,7 @@ impl Mempool {
         {
             let Some(victim) = candidates.next().filter(|key| evictable(key)) else {
                 return Err(Rejection::MempoolFull {
-                    retry_after_ms: self.retry_after_ms_for(tx, gap),
+                    retry_after_ms: self.retry_after_ms_for(tx, ready),
                 });
             };
             txs -= 1;

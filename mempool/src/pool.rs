@@ -92,32 +92,18 @@ impl Mempool {
             .map_or(min_ms, |drain_ms| drain_ms.min(RETRY_AFTER_MAX_MS).max(min_ms))
     }
 
-    /// The retry hint given to `tx` when it is refused `mempool_full`, `gap` nonces after its
-    /// sender's next (0: it could execute at once).
-    ///
-    /// - One that could execute is told the least hint, `full_retry_after_ms`: it finds room
-    ///   as soon as a block makes some, evicting held transactions, and its account's later
-    ///   nonces wait on it. Under overload nearly every account has a refused nonce, and with
-    ///   the drain time as every hint the executable ones came back in waves a hint apart,
-    ///   the chain running out of them in between.
-    /// - A held one is told [`Mempool::retry_after_ms`], the drain time, or a least hint for
-    ///   itself and each nonce before it if that is longer: it cannot execute before they
-    ///   are in, and they come back a least hint apart at best. A client far ahead of its
-    ///   account under a lasting overload would otherwise send every later nonce again each
-    ///   drain time, to be refused again: those refusals grew with the clients' backlog
-    ///   until they took more of the machine than the blocks.
-    ///
-    /// Either gets up to half as much again, drawn from the transaction's signature (the
-    /// same transaction, the same hint): clients refused together and told the same time
-    /// would come back together, to be refused together again.
-    pub(crate) fn retry_after_ms_for(&self, tx: &SignedTransaction, gap: u64) -> u64 {
-        let least_ms = self.config.full_retry_after_ms;
-        let base_ms = if gap == 0 {
-            least_ms
-        } else {
-            let behind_ms = least_ms.saturating_mul(gap.saturating_add(1));
-            self.retry_after_ms().max(behind_ms.min(RETRY_AFTER_MAX_MS))
-        };
+    /// The retry hint given to `tx` when it is refused `mempool_full`, `ready` or held. A
+    /// transaction that could execute at once (its sender's next nonce) is told the least
+    /// hint, `full_retry_after_ms`: it finds room as soon as a block makes some, evicting held
+    /// transactions, and its account's later nonces wait on it. Under overload nearly every
+    /// account has a refused nonce, and with the drain time as every hint the executable
+    /// ones came back in waves a hint apart, the chain running out of them in between. A held
+    /// one is told [`Mempool::retry_after_ms`]. Either gets up to half as much again, drawn
+    /// from the transaction's signature (the same transaction, the same hint): clients
+    /// refused together and told the same time would come back together, to be refused
+    /// together again.
+    pub(crate) fn retry_after_ms_for(&self, tx: &SignedTransaction, ready: bool) -> u64 {
+        let base_ms = if ready { self.config.full_retry_after_ms } else { self.retry_after_ms() };
         let draw = u64::from(u16::from_le_bytes([tx.signature.0[0], tx.signature.0[1]]));
         let spread_ms = base_ms.saturating_mul(draw) / (2 << 16);
         // Never past the cap, unless the configured least hint is itself past it.
