@@ -344,16 +344,19 @@ if os.path.exists(os.path.join(results, "overload.json")):
     normal, heavy = load("overload.json")["steps"]
     print()
     print(f"overload: {heavy['duration_s']:.0f} s at the capacity rate, then at ten times it; "
-          "included: the blocks' transactions per second; block intervals in ms")
-    overload_columns = "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}"
-    print(overload_columns.format("offered", "applied", "included", "block p50", "block p99",
-                                  "tx/block", "refused", "resent", "unanswered"))
+          "included: the blocks' transactions per second; least 1 s: the fewest they "
+          "included in one second of the step; block intervals in ms")
+    overload_columns = "{:<8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}"
+    print(overload_columns.format("offered", "applied", "included", "least 1 s", "block p50",
+                                  "block p99", "tx/block", "refused", "resent", "unanswered"))
     for step in (normal, heavy):
         rejected = step["rejected"]
         included = step["blocks"] * step["txs_per_block"] / step["duration_s"]
         interval = step["block_interval_ms"]
+        least = step.get("included_min_per_s")
         print(overload_columns.format(
             step["offered_tps"], f"{step['applied_tps']:.0f}", f"{included:.0f}",
+            "-" if least is None else least,
             f"{interval['p50']:.1f}", f"{interval['p99']:.1f}", f"{step['txs_per_block']:.1f}",
             rejected.get("mempool_full", 0), step["retried"], unanswered(step)))
     base, loaded = normal["block_interval_ms"]["p50"], heavy["block_interval_ms"]["p50"]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::finality::Finality;
+use super::finality::{Finality, SeenBlock};
 
 /// The result of one rate step.
 #[derive(Clone, Debug, Serialize)]
@@ -40,6 +40,11 @@ pub struct StepReport {
     pub blocks: usize,
     /// Mean transactions per block during the window (all transactions, not only the bench's).
     pub txs_per_block: f64,
+    /// The fewest transactions the blocks included in any whole second of the window (by the
+    /// blocks' timestamps, all transactions). A stall, or a chain short of executable
+    /// transactions under overload, shows here where the interval's percentiles hide it.
+    /// `None` for a window shorter than a second.
+    pub included_min_per_s: Option<u64>,
 }
 
 impl StepReport {
@@ -124,6 +129,7 @@ pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
         .collect();
     intervals.sort_by(f64::total_cmp);
     let block_txs: u64 = blocks.iter().map(|block| u64::from(block.txs)).sum();
+    let included_min_per_s = least_included_second(&blocks, step.start_ms, step.duration);
     let seconds = step.duration.as_secs_f64();
     StepReport {
         offered_tps: step.offered_tps,
@@ -140,7 +146,21 @@ pub fn summarize(step: &StepMeasurements<'_>) -> StepReport {
         block_interval_ms: Percentiles::of_sorted(&intervals),
         blocks: blocks.len(),
         txs_per_block: if blocks.is_empty() { 0.0 } else { block_txs as f64 / blocks.len() as f64 },
+        included_min_per_s,
     }
+}
+
+/// The fewest transactions `blocks` included in any of the whole seconds from `start_ms`
+/// within `duration`.
+fn least_included_second(blocks: &[&SeenBlock], start_ms: u64, duration: Duration) -> Option<u64> {
+    let mut per_second = vec![0u64; usize::try_from(duration.as_secs()).ok()?];
+    for block in blocks {
+        let second = block.timestamp_ms.saturating_sub(start_ms) / 1000;
+        if let Some(count) = usize::try_from(second).ok().and_then(|s| per_second.get_mut(s)) {
+            *count += u64::from(block.txs);
+        }
+    }
+    per_second.into_iter().min()
 }
 
 /// The table's header.
@@ -176,4 +196,20 @@ pub fn row(report: &StepReport) -> String {
         report.txs_per_block,
         rejected
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_second_counts_a_second_without_blocks() {
+        let block = |at_ms: u64, txs| SeenBlock { timestamp_ms: 10_000 + at_ms, txs };
+        let blocks = [block(0, 40), block(500, 40), block(1_200, 3), block(3_999, 7)];
+        let seen: Vec<&SeenBlock> = blocks.iter().collect();
+        let least = |seconds| least_included_second(&seen, 10_000, Duration::from_secs(seconds));
+        assert_eq!(least(2), Some(3), "80 in the first second, 3 in the second");
+        assert_eq!(least(4), Some(0), "nothing in the third second");
+        assert_eq!(least(0), None, "no whole second");
+    }
 }
