@@ -26,6 +26,7 @@ use tandem_network::{NetworkConfig, PeerSet, QuicNetwork};
 use tandem_node::api::methods;
 use tandem_node::pool::SharedPool;
 use tandem_node::rpc::{module, start, RpcContext, RpcLimits};
+use tandem_types::json::to_hex;
 use tandem_types::{
     sha256, Action, Address, ChainParams, Genesis, GenesisAccount, GenesisValidator, L1Address,
     SecretKey, SignedTransaction, Transaction,
@@ -94,9 +95,9 @@ fn requests(txs: &[SignedTransaction]) -> Vec<String> {
         .enumerate()
         .map(|(id, tx)| {
             format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"method":"{}","params":["0x{}"]}}"#,
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"{}","params":["{}"]}}"#,
                 methods::SEND_TRANSACTION,
-                hex::encode(tx.to_bytes())
+                to_hex(&tx.to_bytes())
             )
         })
         .collect()
@@ -215,8 +216,7 @@ fn bench_http(
         .max_response_size(16 << 20)
         .build(format!("http://{address}"))
         .expect("client");
-    let hex: Vec<String> =
-        txs.iter().map(|tx| format!("0x{}", hex::encode(tx.to_bytes()))).collect();
+    let hex: Vec<String> = txs.iter().map(|tx| to_hex(&tx.to_bytes())).collect();
     // `tandem bench` sends what falls due each 5 ms tick, split over the nodes: under ten
     // times the load its requests carry a few dozen transactions, not 256.
     for batch_txs in [BATCH, 32] {

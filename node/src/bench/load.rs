@@ -12,6 +12,7 @@ use jsonrpsee_core::rpc_params;
 use jsonrpsee_core::traits::ToRpcParams;
 use jsonrpsee_http_client::HttpClient;
 use serde_json::value::RawValue;
+use tandem_types::json::to_hex;
 use tandem_types::{Action, Address, Hash, SecretKey, Transaction};
 use tokio::sync::Semaphore;
 
@@ -126,7 +127,7 @@ fn sign_one(keys: &[SecretKey], chain_id: u64, account: usize, nonce: u64, fee: 
         action: Action::Transfer { to: Address(to), amount: 1 },
     }
     .sign(key);
-    let params = format!("[\"0x{}\"]", hex::encode(tx.to_bytes()));
+    let params = format!("[\"{}\"]", to_hex(&tx.to_bytes()));
     let params = RawValue::from_string(params).expect("hex in a JSON array is JSON");
     Prepared { account, nonce, hash: tx.hash(), params }
 }
