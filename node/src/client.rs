@@ -11,6 +11,7 @@ use anyhow::{bail, ensure, Context};
 use jsonrpsee_core::client::ClientT;
 use jsonrpsee_core::rpc_params;
 use jsonrpsee_http_client::{HttpClient, HttpClientBuilder};
+use tandem_types::json::to_hex;
 use tandem_types::{Action, Address, Genesis, Hash, SecretKey, Transaction};
 
 use crate::api::{methods, AccountAt, NodeStatus, ProofAt, TransactionStatus, TxStatus};
@@ -62,7 +63,7 @@ pub async fn transfer(rpc: &str, key: &SecretKey, transfer: Transfer) -> anyhow:
         action: Action::Transfer { to: transfer.to, amount: transfer.amount },
     }
     .sign(key);
-    let encoded = format!("0x{}", hex::encode(tx.to_bytes()));
+    let encoded = to_hex(&tx.to_bytes());
     let hash: Hash = client
         .request(methods::SEND_TRANSACTION, rpc_params![encoded])
         .await

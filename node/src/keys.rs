@@ -13,6 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
+use tandem_types::json::to_hex;
 use tandem_types::{L1Address, SecretKey};
 
 /// Why a key file could not be read or written.
@@ -110,7 +111,7 @@ fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
 }
 
 fn write_key(path: &Path, kind: &str, secret: &[u8], address: String) -> Result<(), KeyError> {
-    let file = KeyFile { kind: kind.into(), secret: format!("0x{}", hex::encode(secret)), address };
+    let file = KeyFile { kind: kind.into(), secret: to_hex(secret), address };
     let text = serde_json::to_string_pretty(&file).map_err(|e| KeyError::Invalid {
         path: path.display().to_string(),
         reason: e.to_string(),

@@ -23,6 +23,7 @@ use tandem_l1::{
     RollupClient, SendPolicy, SentBatch, Sequencer,
 };
 use tandem_network::{Channel, Transport};
+use tandem_types::json::to_hex;
 use tandem_types::{Address, Block, CommitCertificate, Genesis, Hash, L1Address, ValidatorSet};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -115,7 +116,7 @@ pub fn l1_status(
             first_height: posted.first_height,
             last_height: posted.last_height,
             l1_block: posted.l1_block,
-            l1_tx_hash: format!("0x{}", hex::encode(posted.l1_tx_hash)),
+            l1_tx_hash: to_hex(&posted.l1_tx_hash),
             settled: view.is_settled(posted),
         }),
         lag_blocks,
@@ -623,7 +624,7 @@ impl Service {
             Ok(Ok(sent)) => {
                 info!(
                     batch = index,
-                    l1_tx = %format!("0x{}", hex::encode(sent.l1_tx_hash)),
+                    l1_tx = %to_hex(&sent.l1_tx_hash),
                     l1_block = sent.l1_block,
                     gas = sent.gas_used,
                     "l1.posted"

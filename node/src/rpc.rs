@@ -17,6 +17,7 @@ use tandem_consensus::ConsensusStatus;
 use tandem_executor::{ExecutorError, Head, Store, StoreError};
 use tandem_mempool::Rejection;
 use tandem_network::Transport;
+use tandem_types::json::to_hex;
 use tandem_types::{Address, Block, CommitCertificate, Genesis, Hash};
 use tokio::sync::{broadcast, watch};
 
@@ -227,7 +228,7 @@ fn transaction(params: &Params, ctx: &RpcContext) -> Result<TransactionStatus, E
             {
                 status.status = if settled { TxStatus::Settled } else { TxStatus::Posted };
                 status.batch = Some(posted.index);
-                status.l1_tx_hash = Some(format!("0x{}", hex::encode(posted.l1_tx_hash)));
+                status.l1_tx_hash = Some(to_hex(&posted.l1_tx_hash));
             }
         }
     } else if let PoolStatus::Removed(removal) = in_pool {

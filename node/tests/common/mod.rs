@@ -220,7 +220,7 @@ pub fn transfer(
 }
 
 pub fn to_hex(tx: &SignedTransaction) -> String {
-    format!("0x{}", hex::encode(tx.to_bytes()))
+    tandem_types::json::to_hex(&tx.to_bytes())
 }
 
 /// Submits `tx` to `client`; the node's hash or its error.
