@@ -257,11 +257,42 @@ fn genesis(validators: &[SecretKey]) -> Genesis {
     }
 }
 
-/// A write-ahead log in memory: appends stay pending until a sync; a crash loses them.
+/// A write-ahead log in memory, as `FileWal` behaves on disk: appends stay pending until a
+/// sync, and a crash loses them; a reset (a truncation, not synced on its own) becomes durable
+/// with the next sync of appends, and until then a crash brings back the entries it dropped.
 #[derive(Default)]
 struct MemoryWal {
     synced: Vec<(u64, Vec<u8>)>,
     pending: Vec<(u64, Vec<u8>)>,
+    reset_pending: bool,
+}
+
+impl MemoryWal {
+    fn append(&mut self, height: u64, bytes: Vec<u8>) {
+        self.pending.push((height, bytes));
+    }
+
+    fn reset(&mut self) {
+        self.pending.clear();
+        self.reset_pending = true;
+    }
+
+    /// Syncs if there are appends to sync, as `FileWal::sync` does.
+    fn sync(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut self.reset_pending) {
+            self.synced.clear();
+        }
+        self.synced.append(&mut self.pending);
+    }
+
+    /// A crash: what was not synced is lost, the reset included.
+    fn crash(&mut self) {
+        self.pending.clear();
+        self.reset_pending = false;
+    }
 }
 
 struct Node {
@@ -621,8 +652,7 @@ impl Sim {
 
     fn execute(&mut self, node: usize, output: Output) -> Result<(), Violation> {
         if matches!(output, Output::Broadcast { .. } | Output::SendSync { .. }) {
-            let pending = std::mem::take(&mut self.nodes[node].wal.pending);
-            self.nodes[node].wal.synced.extend(pending);
+            self.nodes[node].wal.sync();
         }
         match output {
             Output::Broadcast { bytes, .. } => {
@@ -658,9 +688,9 @@ impl Sim {
                 }
             }
             Output::WalAppend { height, bytes } => {
-                self.nodes[node].wal.pending.push((height, bytes))
+                self.nodes[node].wal.append(height, bytes)
             }
-            Output::WalReset { .. } => self.nodes[node].wal = MemoryWal::default(),
+            Output::WalReset { .. } => self.nodes[node].wal.reset(),
             Output::ScheduleTimer { timer, after } => {
                 self.nodes[node].armed.insert(timer);
                 self.push(self.now_ms + after.as_millis() as u64, Event::Timer { node, timer });
@@ -752,7 +782,7 @@ impl Sim {
         self.crashes += 1;
         let down = &mut self.nodes[node];
         down.core = None;
-        down.wal.pending.clear();
+        down.wal.crash();
         down.armed.clear();
         let restart_at = self.now_ms + 50 + self.rng.below(1_000);
         self.push(restart_at, Event::Restart { node });
