@@ -25,6 +25,7 @@ use crate::context::{
     TandemContext, ValidatorAddress,
 };
 use crate::penalty::PeerPenalties;
+use crate::verified::VerifiedPrecommits;
 use crate::wire::{proposal_from_wire, WireMessage};
 
 /// Where the proposer takes transactions from (the mempool, or a test's script).
@@ -244,6 +245,9 @@ struct Handler<S> {
     fatal: Option<Fatal>,
     /// The vote whose signature `admit` just checked, so Malachite's check of it is free.
     verified_vote: Option<(crate::context::ConsensusVote, tandem_types::Signature)>,
+    /// Precommits checked by `admit` or signed here: the certificate built from them at a
+    /// decision is then checked without verifying them again.
+    verified_precommits: VerifiedPrecommits,
 }
 
 /// How much of the power a set of votes must hold.
@@ -304,6 +308,7 @@ impl<S: BlockSource> ConsensusCore<S> {
             follow_ups: VecDeque::new(),
             fatal: None,
             verified_vote: None,
+            verified_precommits: VerifiedPrecommits::default(),
         };
         ConsensusCore {
             state,
@@ -410,6 +415,7 @@ impl<S: BlockSource> ConsensusCore<S> {
         self.idle = None;
         let next = self.handler.executor.head().height + 1;
         self.handler.built.retain(|(height, _), _| *height >= next);
+        self.handler.verified_precommits.forget_below(next);
         let mut outputs = vec![Output::WalReset { height: next }];
         outputs.extend(self.run(now_ms, start)?);
         Ok(outputs)
@@ -581,6 +587,8 @@ impl<S: BlockSource> ConsensusCore<S> {
                     return Err(Rejection::UnknownValidator);
                 }
                 vote.verify(&signature).map_err(|_| Rejection::BadSignature)?;
+                let validators = self.handler.executor.validators().len();
+                self.handler.verified_precommits.note(&vote, &signature, validators);
                 let vote = crate::context::ConsensusVote::from_protocol(&vote);
                 self.handler.verified_vote = Some((vote.clone(), signature));
                 Ok(Some(Input::Vote(SignedMessage::new(vote, signature))))
@@ -759,9 +767,11 @@ impl<S: BlockSource> Handler<S> {
                 r.resume_with(())
             }
             Effect::SignVote(vote, r) => {
-                let signature = vote
-                    .to_protocol()
-                    .map_or(tandem_types::Signature([0; 64]), |v| v.sign(&self.key));
+                let signature = vote.to_protocol().map_or(tandem_types::Signature([0; 64]), |v| {
+                    let signature = v.sign(&self.key);
+                    self.verified_precommits.note(&v, &signature, self.executor.validators().len());
+                    signature
+                });
                 r.resume_with(SignedMessage::new(vote, signature))
             }
             Effect::SignProposal(proposal, r) => {
@@ -806,6 +816,7 @@ impl<S: BlockSource> Handler<S> {
             Effect::Finalize(certificate, _, _, r) => {
                 let next = certificate.height.0 + 1;
                 self.built.retain(|(height, _), _| *height >= next);
+                self.verified_precommits.forget_below(next);
                 self.executed.clear();
                 self.outputs.push(Output::WalReset { height: next });
                 self.follow_ups.push_back(Input::StartHeight(
@@ -1067,11 +1078,12 @@ impl<S: BlockSource> Handler<S> {
             return Err(CertificateError::VerificationError(None));
         };
         protocol
-            .verify(
+            .verify_with(
                 self.ctx.chain_id,
                 protocol.height,
                 &protocol.block_hash,
                 self.executor.validators(),
+                |vote, signature| self.verified_precommits.contains(vote, signature),
             )
             .map(|_| ())
             .map_err(|error| match error {

@@ -13,6 +13,7 @@ mod core;
 mod driver;
 mod penalty;
 mod sync;
+mod verified;
 mod wal;
 mod wire;
 

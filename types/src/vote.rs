@@ -174,6 +174,21 @@ impl CommitCertificate {
         block_hash: &Hash,
         validators: &ValidatorSet,
     ) -> Result<u64, CertificateError> {
+        self.verify_with(chain_id, height, block_hash, validators, |_, _| false)
+    }
+
+    /// [`CommitCertificate::verify`], trusting the precommit signatures `verified` vouches for
+    /// (this very vote with this very signature, checked before) without checking them again.
+    /// A validator builds the certificate of each height it decides from precommits it
+    /// verified one by one as they arrived, and is asked to verify it before committing.
+    pub fn verify_with(
+        &self,
+        chain_id: u64,
+        height: Height,
+        block_hash: &Hash,
+        validators: &ValidatorSet,
+        verified: impl Fn(&Vote, &Signature) -> bool,
+    ) -> Result<u64, CertificateError> {
         if self.height != height {
             return Err(CertificateError::WrongHeight { expected: height, found: self.height });
         }
@@ -189,7 +204,7 @@ impl CommitCertificate {
                 validators: validators.len(),
             });
         }
-        let signed = self.signed_power(chain_id, validators);
+        let signed = self.signed_power(chain_id, validators, verified);
         let total = validators.total_power();
         if !ValidatorSet::is_quorum(signed, total) {
             return Err(CertificateError::InsufficientPower { signed, total });
@@ -197,7 +212,12 @@ impl CommitCertificate {
         Ok(signed)
     }
 
-    fn signed_power(&self, chain_id: u64, validators: &ValidatorSet) -> u64 {
+    fn signed_power(
+        &self,
+        chain_id: u64,
+        validators: &ValidatorSet,
+        verified: impl Fn(&Vote, &Signature) -> bool,
+    ) -> u64 {
         let mut counted = BTreeSet::new();
         let mut signed = 0u64;
         for entry in &self.signatures {
@@ -205,7 +225,9 @@ impl CommitCertificate {
             if counted.contains(&entry.validator) {
                 continue;
             }
-            if self.precommit(chain_id, entry.validator).verify(&entry.signature).is_ok() {
+            let precommit = self.precommit(chain_id, entry.validator);
+            if verified(&precommit, &entry.signature) || precommit.verify(&entry.signature).is_ok()
+            {
                 counted.insert(entry.validator);
                 // The set's total fits in a u64 (checked when it was built), so any sum of
                 // distinct members does too.

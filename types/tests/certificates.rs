@@ -148,6 +148,35 @@ fn a_signature_by_another_validator_key_is_ignored() {
     assert_eq!(check(&certificate, &equal_set()), insufficient(2, 4));
 }
 
+#[test]
+fn verify_with_trusts_exactly_the_votes_it_is_told_were_checked() {
+    let mut certificate = signed_by(&[key(0), key(1), key(2)]);
+    // A signature no key made: it counts only if the caller vouches for this vote with it.
+    certificate.signatures[2].signature.0[0] ^= 0x40;
+    let vouched = certificate.precommit(CHAIN_ID, key(2).address());
+    let vouched_signature = certificate.signatures[2].signature;
+    let trusting = |vote: &Vote, signature: &tandem_types::Signature| {
+        *vote == vouched && *signature == vouched_signature
+    };
+    let checked = certificate.verify_with(CHAIN_ID, HEIGHT, &BLOCK, &equal_set(), trusting);
+    assert_eq!(checked, Ok(3));
+
+    // Vouching for another vote, or for another signature, does not make this entry count.
+    let mut other_round = vouched.clone();
+    other_round.round += 1;
+    let other_vote = |vote: &Vote, signature: &tandem_types::Signature| {
+        *vote == other_round && *signature == vouched_signature
+    };
+    let checked = certificate.verify_with(CHAIN_ID, HEIGHT, &BLOCK, &equal_set(), other_vote);
+    assert_eq!(checked, insufficient(2, 4));
+    let good_signature = entry(&certificate, &key(2)).signature;
+    let other_signature = |vote: &Vote, signature: &tandem_types::Signature| {
+        *vote == vouched && *signature == good_signature
+    };
+    let checked = certificate.verify_with(CHAIN_ID, HEIGHT, &BLOCK, &equal_set(), other_signature);
+    assert_eq!(checked, insufficient(2, 4));
+}
+
 fn with_third_vote(vote: impl Fn(&CommitCertificate) -> Vote) -> CommitCertificate {
     let mut certificate = signed_by(&[key(0), key(1)]);
     let signature = vote(&certificate).sign(&key(2));
