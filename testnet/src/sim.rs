@@ -687,9 +687,7 @@ impl Sim {
                     }
                 }
             }
-            Output::WalAppend { height, bytes } => {
-                self.nodes[node].wal.append(height, bytes)
-            }
+            Output::WalAppend { height, bytes } => self.nodes[node].wal.append(height, bytes),
             Output::WalReset { .. } => self.nodes[node].wal.reset(),
             Output::ScheduleTimer { timer, after } => {
                 self.nodes[node].armed.insert(timer);
